@@ -1,0 +1,199 @@
+/* batch.c -- decoding, reference counting and sizing of batches; see batch.h. */
+#include "batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *pp_signal_name(pp_signal s) {
+    switch (s) {
+    case PP_TRACES: return "traces";
+    case PP_METRICS: return "metrics";
+    case PP_SIGNAL_COUNT: break;
+    }
+    return "unknown";
+}
+
+int pp_signal_parse(const char *s, pp_signal *out) {
+    if (strcmp(s, "traces") == 0) *out = PP_TRACES;
+    else if (strcmp(s, "metrics") == 0) *out = PP_METRICS;
+    else return -1;
+    return 0;
+}
+
+static const ProtobufCMessageDescriptor *request_desc(pp_signal sig) {
+    return sig == PP_TRACES ? &PP_TRACES_REQ_DESC : &PP_METRICS_REQ_DESC;
+}
+
+static bool all_zero(const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i]) return false;
+    return true;
+}
+
+/* The ids OTLP requires: trace ids of 16 bytes, span ids of 8, neither all
+ * zero; a parent span id is empty (root) or 8 bytes. */
+static int validate_traces(const pp_traces_req *r, pp_status *st) {
+    for (size_t i = 0; i < r->n_resource_spans; i++) {
+        const pp_resource_spans *rs = r->resource_spans[i];
+        for (size_t j = 0; j < rs->n_scope_spans; j++) {
+            const pp_scope_spans *ss = rs->scope_spans[j];
+            for (size_t k = 0; k < ss->n_spans; k++) {
+                const pp_span *sp = ss->spans[k];
+                if (sp->trace_id.len != 16 || all_zero(sp->trace_id.data, 16))
+                    return pp_fail(st, PP_INVALID,
+                                   "resource_spans[%zu].scope_spans[%zu].spans[%zu].trace_id: "
+                                   "must be 16 bytes, not all zero (got %zu bytes)",
+                                   i, j, k, sp->trace_id.len);
+                if (sp->span_id.len != 8 || all_zero(sp->span_id.data, 8))
+                    return pp_fail(st, PP_INVALID,
+                                   "resource_spans[%zu].scope_spans[%zu].spans[%zu].span_id: "
+                                   "must be 8 bytes, not all zero (got %zu bytes)",
+                                   i, j, k, sp->span_id.len);
+                if (sp->parent_span_id.len != 0 && sp->parent_span_id.len != 8)
+                    return pp_fail(st, PP_INVALID,
+                                   "resource_spans[%zu].scope_spans[%zu].spans[%zu].parent_span_id: "
+                                   "must be empty or 8 bytes (got %zu bytes)",
+                                   i, j, k, sp->parent_span_id.len);
+                for (size_t l = 0; l < sp->n_links; l++) {
+                    const pp_span_link *ln = sp->links[l];
+                    if (ln->trace_id.len != 16 || ln->span_id.len != 8)
+                        return pp_fail(st, PP_INVALID,
+                                       "resource_spans[%zu].scope_spans[%zu].spans[%zu].links[%zu]: "
+                                       "trace_id must be 16 bytes and span_id 8 bytes",
+                                       i, j, k, l);
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+int pp_batch_validate(const pp_batch *b, pp_status *st) {
+    return b->signal == PP_TRACES ? validate_traces(b->traces, st) : 0;
+}
+
+pp_batch *pp_batch_decode(pp_signal sig, const uint8_t *buf, size_t len, pp_status *st) {
+    /* Decoded OTLP takes roughly 2-4x its encoded size in memory. */
+    pp_arena *arena = pp_arena_new(len * 3 + 1024);
+    pp_batch *b = calloc(1, sizeof(*b));
+    if (!arena || !b) {
+        pp_arena_destroy(arena);
+        free(b);
+        pp_fail(st, PP_UNAVAILABLE, "out of memory decoding %zu bytes", len);
+        return NULL;
+    }
+    atomic_init(&b->refs, 1);
+    b->signal = sig;
+    b->arena = arena;
+    b->msg = protobuf_c_message_unpack(request_desc(sig), pp_arena_allocator(arena), len, buf);
+    if (!b->msg) {
+        pp_fail(st, PP_INVALID, "malformed protobuf: not a valid %s (%zu bytes)",
+                sig == PP_TRACES ? "ExportTraceServiceRequest" : "ExportMetricsServiceRequest",
+                len);
+        pp_batch_unref(b);
+        return NULL;
+    }
+    if (pp_batch_validate(b, st) != 0) {
+        pp_batch_unref(b);
+        return NULL;
+    }
+    pp_batch_recount(b);
+    return b;
+}
+
+pp_batch *pp_batch_new(pp_signal sig, size_t arena_hint) {
+    pp_batch *b = calloc(1, sizeof(*b));
+    pp_arena *arena = pp_arena_new(arena_hint);
+    if (!b || !arena) goto oom;
+    atomic_init(&b->refs, 1);
+    b->signal = sig;
+    b->arena = arena;
+    if (sig == PP_TRACES) {
+        pp_traces_req *r = pp_arena_alloc(arena, sizeof(*r));
+        if (!r) goto oom;
+        opentelemetry__proto__collector__trace__v1__export_trace_service_request__init(r);
+        b->traces = r;
+    } else {
+        pp_metrics_req *r = pp_arena_alloc(arena, sizeof(*r));
+        if (!r) goto oom;
+        opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__init(r);
+        b->metrics = r;
+    }
+    return b;
+oom:
+    pp_arena_destroy(arena);
+    free(b);
+    return NULL;
+}
+
+pp_batch *pp_batch_ref(pp_batch *b) {
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    return b;
+}
+
+void pp_batch_unref(pp_batch *b) {
+    if (!b) return;
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1) return;
+    for (size_t i = 0; i < b->nparts; i++) pp_batch_unref(b->parts[i]);
+    free(b->parts);
+    pp_arena_destroy(b->arena);
+    free(b);
+}
+
+bool pp_batch_is_exclusive(const pp_batch *b) {
+    return atomic_load_explicit(&b->refs, memory_order_acquire) == 1 && b->nparts == 0;
+}
+
+int pp_batch_borrow(pp_batch *b, pp_batch *part) {
+    pp_batch **parts = realloc(b->parts, (b->nparts + 1) * sizeof(*parts));
+    if (!parts) return -1;
+    b->parts = parts;
+    b->parts[b->nparts++] = pp_batch_ref(part);
+    return 0;
+}
+
+size_t pp_traces_count(const pp_traces_req *r) {
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_resource_spans; i++) {
+        const pp_resource_spans *rs = r->resource_spans[i];
+        for (size_t j = 0; j < rs->n_scope_spans; j++) n += rs->scope_spans[j]->n_spans;
+    }
+    return n;
+}
+
+static size_t metric_points(const pp_metric *m) {
+    switch (m->data_case) {
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE: return m->gauge->n_data_points;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM: return m->sum->n_data_points;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
+        return m->histogram->n_data_points;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
+        return m->exponential_histogram->n_data_points;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY: return m->summary->n_data_points;
+    default: return 0;
+    }
+}
+
+size_t pp_metrics_count(const pp_metrics_req *r) {
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_resource_metrics; i++) {
+        const pp_resource_metrics *rm = r->resource_metrics[i];
+        for (size_t j = 0; j < rm->n_scope_metrics; j++) {
+            const pp_scope_metrics *sm = rm->scope_metrics[j];
+            for (size_t k = 0; k < sm->n_metrics; k++) n += metric_points(sm->metrics[k]);
+        }
+    }
+    return n;
+}
+
+void pp_batch_recount(pp_batch *b) {
+    b->items = b->signal == PP_TRACES ? pp_traces_count(b->traces) : pp_metrics_count(b->metrics);
+}
+
+size_t pp_batch_encoded_size(const pp_batch *b) {
+    return protobuf_c_message_get_packed_size(b->msg);
+}
+
+size_t pp_batch_pack(const pp_batch *b, uint8_t *out) {
+    return protobuf_c_message_pack(b->msg, out);
+}
