@@ -7,8 +7,12 @@
 
 #include "component.h"
 
+extern const pp_factory pp_batch_processor;
+extern const pp_factory pp_debug_exporter;
+
 static const pp_factory *const factories[] = {
-    NULL, /* keeps the table valid while empty */
+    &pp_batch_processor,
+    &pp_debug_exporter,
 };
 
 /* Tests add factories of their own (fakes) with pp_registry_set_extra. */
