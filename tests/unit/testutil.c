@@ -6,15 +6,7 @@
 #include <string.h>
 
 static pp_key_value *kv_str(pp_arena *a, const char *k, const char *v) {
-    pp_key_value *kv = pp_arena_alloc(a, sizeof(*kv));
-    pp_any_value *av = pp_arena_alloc(a, sizeof(*av));
-    opentelemetry__proto__common__v1__key_value__init(kv);
-    opentelemetry__proto__common__v1__any_value__init(av);
-    kv->key = pp_arena_strdup(a, k);
-    av->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-    av->string_value = pp_arena_strdup(a, v);
-    kv->value = av;
-    return kv;
+    return tu_kv(a, k, tu_any_str(a, v));
 }
 
 static pp_resource *resource(pp_arena *a, uint32_t seed) {
@@ -131,4 +123,288 @@ char *tu_read_file(const char *path, size_t *len) {
         if (len) *len = (size_t)n;
     }
     return buf;
+}
+
+/* ---- protobuf helpers ---- */
+
+static char diff_msg[1024];
+
+static size_t elem_size(ProtobufCType t) {
+    switch (t) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_ENUM: return 4;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE: return 8;
+    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
+    }
+    return 0;
+}
+
+static int msg_diff(const ProtobufCMessage *a, const ProtobufCMessage *b, const char *path);
+
+static int differ(const char *path, const char *what) {
+    snprintf(diff_msg, sizeof(diff_msg), "%s: %s", path, what);
+    return 1;
+}
+
+/* Compares one value of field f stored at x and y. */
+static int value_diff(const ProtobufCFieldDescriptor *f, const void *x, const void *y,
+                      const char *path) {
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(char *const *)x, *t = *(char *const *)y;
+        if (strcmp(s ? s : "", t ? t : "") != 0) return differ(path, "strings differ");
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+        const ProtobufCBinaryData *s = x, *t = y;
+        if (s->len != t->len) return differ(path, "byte lengths differ");
+        if (s->len && memcmp(s->data, t->data, s->len) != 0) return differ(path, "bytes differ");
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessage *m = *(ProtobufCMessage *const *)x, *n = *(ProtobufCMessage *const *)y;
+        if (!m && !n) return 0;
+        if (!m || !n) return differ(path, "message present on one side only");
+        return msg_diff(m, n, path);
+    }
+    default:
+        /* Integers, enums, bools; floats and doubles bit for bit. */
+        if (memcmp(x, y, elem_size(f->type)) != 0) return differ(path, "values differ");
+        return 0;
+    }
+}
+
+static int field_diff(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *a,
+                      const ProtobufCMessage *b, const char *path) {
+    const char *pa = (const char *)a, *pb = (const char *)b;
+    char sub[768];
+    snprintf(sub, sizeof(sub), "%s.%s", path, f->name);
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+        size_t na = *(const size_t *)(pa + f->quantifier_offset);
+        size_t nb = *(const size_t *)(pb + f->quantifier_offset);
+        if (na != nb) return differ(sub, "repeated counts differ");
+        const char *xa = *(char *const *)(pa + f->offset), *xb = *(char *const *)(pb + f->offset);
+        size_t sz = elem_size(f->type);
+        for (size_t i = 0; i < na; i++) {
+            char el[800];
+            snprintf(el, sizeof(el), "%s[%zu]", sub, i);
+            if (value_diff(f, xa + i * sz, xb + i * sz, el)) return 1;
+        }
+        return 0;
+    }
+    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+        uint32_t ca = *(const uint32_t *)(pa + f->quantifier_offset);
+        uint32_t cb = *(const uint32_t *)(pb + f->quantifier_offset);
+        if (ca != cb) return differ(sub, "oneof cases differ");
+        if (ca != f->id) return 0;
+    } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset) {
+        protobuf_c_boolean ha = *(const protobuf_c_boolean *)(pa + f->quantifier_offset);
+        protobuf_c_boolean hb = *(const protobuf_c_boolean *)(pb + f->quantifier_offset);
+        if (ha != hb) return differ(sub, "has_ flags differ");
+        if (!ha) return 0;
+    }
+    return value_diff(f, pa + f->offset, pb + f->offset, sub);
+}
+
+static int msg_diff(const ProtobufCMessage *a, const ProtobufCMessage *b, const char *path) {
+    if (a->descriptor != b->descriptor) return differ(path, "message types differ");
+    if (a->n_unknown_fields || b->n_unknown_fields) return differ(path, "unknown fields present");
+    const ProtobufCMessageDescriptor *d = a->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++)
+        if (field_diff(&d->fields[i], a, b, path)) return 1;
+    return 0;
+}
+
+const char *tu_msg_diff(const ProtobufCMessage *a, const ProtobufCMessage *b) {
+    return msg_diff(a, b, a->descriptor->short_name) ? diff_msg : NULL;
+}
+
+ProtobufCMessage *tu_roundtrip(const ProtobufCMessage *msg, pp_arena *into,
+                               const uint8_t **wire, size_t *wire_len) {
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    uint8_t *first = pp_arena_alloc(into, n);
+    assert_non_null(first);
+    assert_int_equal(protobuf_c_message_pack(msg, first), n);
+    ProtobufCMessage *copy =
+        protobuf_c_message_unpack(msg->descriptor, pp_arena_allocator(into), n, first);
+    if (!copy) fail_msg("%s: protobuf-c could not unpack its own %zu bytes", msg->descriptor->name, n);
+    const char *d = tu_msg_diff(msg, copy);
+    if (d) fail_msg("%s round trip changed a value: %s", msg->descriptor->name, d);
+    size_t n2 = protobuf_c_message_get_packed_size(copy);
+    assert_int_equal(n2, n);
+    uint8_t *second = pp_arena_alloc(into, n2);
+    assert_non_null(second);
+    assert_int_equal(protobuf_c_message_pack(copy, second), n2);
+    if (memcmp(first, second, n) != 0) fail_msg("%s: re-packed bytes differ", msg->descriptor->name);
+    if (wire) *wire = first;
+    if (wire_len) *wire_len = n;
+    return copy;
+}
+
+int tu_mem_contains(const uint8_t *hay, size_t len, const void *needle, size_t nlen) {
+    return memmem(hay, len, needle, nlen) != NULL;
+}
+
+uint64_t tu_dbits(double d) {
+    uint64_t u;
+    memcpy(&u, &d, sizeof(u));
+    return u;
+}
+
+double tu_bits2d(uint64_t bits) {
+    double d;
+    memcpy(&d, &bits, sizeof(d));
+    return d;
+}
+
+void *tu_ptrs(pp_arena *a, size_t n) {
+    void *p = pp_arena_alloc(a, n * sizeof(void *));
+    assert_non_null(p);
+    return p;
+}
+
+ProtobufCBinaryData tu_bytes(pp_arena *a, const void *data, size_t len) {
+    ProtobufCBinaryData b = {len, NULL};
+    if (len) {
+        b.data = pp_arena_alloc(a, len);
+        memcpy(b.data, data, len);
+    }
+    return b;
+}
+
+pp_any_value *tu_any_empty(pp_arena *a) {
+    pp_any_value *v = pp_arena_alloc(a, sizeof(*v));
+    opentelemetry__proto__common__v1__any_value__init(v);
+    return v;
+}
+
+#define ANY_CASE(c) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##c
+
+pp_any_value *tu_any_str(pp_arena *a, const char *s) {
+    pp_any_value *v = tu_any_empty(a);
+    v->value_case = ANY_CASE(STRING_VALUE);
+    v->string_value = pp_arena_strdup(a, s);
+    return v;
+}
+
+pp_any_value *tu_any_bool(pp_arena *a, int b) {
+    pp_any_value *v = tu_any_empty(a);
+    v->value_case = ANY_CASE(BOOL_VALUE);
+    v->bool_value = b != 0;
+    return v;
+}
+
+pp_any_value *tu_any_int(pp_arena *a, int64_t i) {
+    pp_any_value *v = tu_any_empty(a);
+    v->value_case = ANY_CASE(INT_VALUE);
+    v->int_value = i;
+    return v;
+}
+
+pp_any_value *tu_any_double(pp_arena *a, double d) {
+    pp_any_value *v = tu_any_empty(a);
+    v->value_case = ANY_CASE(DOUBLE_VALUE);
+    v->double_value = d;
+    return v;
+}
+
+pp_any_value *tu_any_bytes(pp_arena *a, const void *data, size_t len) {
+    pp_any_value *v = tu_any_empty(a);
+    v->value_case = ANY_CASE(BYTES_VALUE);
+    v->bytes_value = tu_bytes(a, data, len);
+    return v;
+}
+
+pp_any_value *tu_any_array(pp_arena *a, size_t n, pp_any_value **items) {
+    pp_array_value *arr = pp_arena_alloc(a, sizeof(*arr));
+    opentelemetry__proto__common__v1__array_value__init(arr);
+    arr->n_values = n;
+    arr->values = items;
+    pp_any_value *v = tu_any_empty(a);
+    v->value_case = ANY_CASE(ARRAY_VALUE);
+    v->array_value = arr;
+    return v;
+}
+
+pp_any_value *tu_any_kvlist(pp_arena *a, size_t n, pp_key_value **items) {
+    pp_kv_list_value *l = pp_arena_alloc(a, sizeof(*l));
+    opentelemetry__proto__common__v1__key_value_list__init(l);
+    l->n_values = n;
+    l->values = items;
+    pp_any_value *v = tu_any_empty(a);
+    v->value_case = ANY_CASE(KVLIST_VALUE);
+    v->kvlist_value = l;
+    return v;
+}
+
+pp_key_value *tu_kv(pp_arena *a, const char *key, pp_any_value *v) {
+    pp_key_value *kv = pp_arena_alloc(a, sizeof(*kv));
+    opentelemetry__proto__common__v1__key_value__init(kv);
+    kv->key = pp_arena_strdup(a, key);
+    kv->value = v;
+    return kv;
+}
+
+pp_key_value **tu_attrs(pp_arena *a, size_t *n) {
+    static const uint8_t raw[] = {0x00, 0xff, 0x80, 0x7f};
+    pp_key_value **kv = tu_ptrs(a, 10);
+    pp_key_value **inner = tu_ptrs(a, 1);
+    inner[0] = tu_kv(a, "k", tu_any_int(a, 1));
+    kv[0] = tu_kv(a, "service.name", tu_any_str(a, "checkout"));
+    kv[1] = tu_kv(a, "", tu_any_str(a, ""));
+    kv[2] = tu_kv(a, "ünïcødé.キー", tu_any_str(a, "日本語 ✓ 🚀👩‍💻"));
+    kv[3] = tu_kv(a, "flag", tu_any_bool(a, 1));
+    kv[4] = tu_kv(a, "min", tu_any_int(a, INT64_MIN));
+    kv[5] = tu_kv(a, "negzero", tu_any_double(a, -0.0));
+    kv[6] = tu_kv(a, "raw", tu_any_bytes(a, raw, sizeof(raw)));
+    kv[7] = tu_kv(a, "empty", tu_any_empty(a));
+    kv[8] = tu_kv(a, "arr", tu_any_array(a, 0, NULL));
+    kv[9] = tu_kv(a, "map", tu_any_kvlist(a, 1, inner));
+    *n = 10;
+    return kv;
+}
+
+pp_scope *tu_scope(pp_arena *a) {
+    pp_scope *s = pp_arena_alloc(a, sizeof(*s));
+    opentelemetry__proto__common__v1__instrumentation_scope__init(s);
+    s->name = pp_arena_strdup(a, "io.pipit.test");
+    s->version = pp_arena_strdup(a, "1.2.3-β");
+    s->attributes = tu_attrs(a, &s->n_attributes);
+    s->dropped_attributes_count = UINT32_MAX;
+    return s;
+}
+
+pp_resource *tu_resource(pp_arena *a) {
+    pp_resource *r = pp_arena_alloc(a, sizeof(*r));
+    opentelemetry__proto__resource__v1__resource__init(r);
+    r->attributes = tu_attrs(a, &r->n_attributes);
+    r->dropped_attributes_count = 7;
+    Opentelemetry__Proto__Common__V1__EntityRef *e = pp_arena_alloc(a, sizeof(*e));
+    opentelemetry__proto__common__v1__entity_ref__init(e);
+    e->schema_url = pp_arena_strdup(a, "https://opentelemetry.io/schemas/1.26.0");
+    e->type = pp_arena_strdup(a, "service");
+    e->n_id_keys = 2;
+    e->id_keys = tu_ptrs(a, 2);
+    e->id_keys[0] = pp_arena_strdup(a, "service.name");
+    e->id_keys[1] = pp_arena_strdup(a, "");
+    e->n_description_keys = 1;
+    e->description_keys = tu_ptrs(a, 1);
+    e->description_keys[0] = pp_arena_strdup(a, "service.version");
+    r->n_entity_refs = 1;
+    r->entity_refs = tu_ptrs(a, 1);
+    r->entity_refs[0] = e;
+    return r;
 }

@@ -19,4 +19,47 @@ pp_batch *tu_make_metrics(size_t n_metrics, size_t n_points, uint32_t seed);
 /* Reads a whole file; caller frees. NULL on error. */
 char *tu_read_file(const char *path, size_t *len);
 
+/* ---- protobuf helpers (test_proto_*.c) ---- */
+
+/* Deep comparison driven by the message descriptors: every field, every
+ * repeated element, oneof cases, unknown-field counts; floats and doubles are
+ * compared by bit pattern. A NULL string equals "" (proto3 cannot tell them
+ * apart on the wire). Returns NULL when equal, otherwise a description of the
+ * first difference ("Span.links[0].flags: bytes differ"), valid until the next
+ * call. */
+const char *tu_msg_diff(const ProtobufCMessage *a, const ProtobufCMessage *b);
+
+/* Packs msg, unpacks it into `into` with pp_arena_allocator, asserts the copy
+ * equals msg (tu_msg_diff), re-packs the copy and asserts the bytes are
+ * identical to the first packing. Returns the unpacked copy; if wire is not
+ * NULL, *wire / *wire_len get the packed bytes (allocated in `into`). */
+ProtobufCMessage *tu_roundtrip(const ProtobufCMessage *msg, pp_arena *into,
+                               const uint8_t **wire, size_t *wire_len);
+
+/* True if needle occurs in the len bytes at hay. */
+int tu_mem_contains(const uint8_t *hay, size_t len, const void *needle, size_t nlen);
+
+/* The IEEE-754 bits of a double, and the double with these bits. */
+uint64_t tu_dbits(double d);
+double tu_bits2d(uint64_t bits);
+
+/* Builders for OTLP common types; everything lives in arena a. */
+void *tu_ptrs(pp_arena *a, size_t n); /* an array of n pointers (n may be 0) */
+ProtobufCBinaryData tu_bytes(pp_arena *a, const void *data, size_t len);
+pp_any_value *tu_any_empty(pp_arena *a);
+pp_any_value *tu_any_str(pp_arena *a, const char *s);
+pp_any_value *tu_any_bool(pp_arena *a, int v);
+pp_any_value *tu_any_int(pp_arena *a, int64_t v);
+pp_any_value *tu_any_double(pp_arena *a, double v);
+pp_any_value *tu_any_bytes(pp_arena *a, const void *data, size_t len);
+pp_any_value *tu_any_array(pp_arena *a, size_t n, pp_any_value **items);
+pp_any_value *tu_any_kvlist(pp_arena *a, size_t n, pp_key_value **items);
+pp_key_value *tu_kv(pp_arena *a, const char *key, pp_any_value *v);
+/* A fixed attribute list exercising many value kinds: strings (empty,
+ * multi-byte UTF-8, emoji), bool, INT64_MIN, -0.0, bytes, an empty value, an
+ * empty array and a kvlist. Sets *n. */
+pp_key_value **tu_attrs(pp_arena *a, size_t *n);
+pp_scope *tu_scope(pp_arena *a);
+pp_resource *tu_resource(pp_arena *a);
+
 #endif
