@@ -52,12 +52,21 @@ static inline int pp_consume(pp_consumer *c, pp_batch *b, pp_status *st) {
     return c->consume(c, b, st);
 }
 
+typedef struct pp_admission pp_admission; /* admission.h */
+typedef struct pp_server_auth pp_server_auth; /* auth.h */
+
 typedef struct pp_host {
     uv_loop_t *loop;     /* the main loop: timers and signals */
     pp_metrics *metrics; /* self-telemetry registry */
     pp_health *health;
+    pp_admission *admission;      /* memory budget receivers check before decoding */
+    struct pp_service *service;   /* set by the service; see pp_host_authenticator */
     int64_t shutdown_deadline_ns; /* set before shutdown(): CLOCK_MONOTONIC ns */
 } pp_host;
+
+/* The authenticator extension with this id, or NULL (not configured, not
+ * started, or not an authenticator). Valid from start() on. */
+pp_server_auth *pp_host_authenticator(pp_host *h, const char *id);
 
 typedef struct pp_create_params {
     const char *id;     /* "otlp/jaeger" */
@@ -76,6 +85,7 @@ typedef struct pp_factory {
     const char *alias; /* another accepted spelling ("otlp_grpc"), or NULL */
     unsigned signals;  /* PP_SIG_BIT() mask of signals it takes (connectors: as exporter) */
     unsigned out_signals; /* connectors: signals it emits (as receiver) */
+    bool authenticator;   /* extensions: the instance starts with a pp_server_auth */
 
     size_t config_size;
     const pp_cfg_field *schema;

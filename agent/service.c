@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "fanout.h"
 #include "log.h"
 
@@ -52,6 +53,13 @@ static instance *find_instance(pp_service *s, pp_kind kind, const char *id, cons
 void *pp_service_instance(pp_service *s, pp_kind kind, const char *id, const char *pipeline) {
     instance *in = find_instance(s, kind, id, pipeline);
     return in ? in->inst : NULL;
+}
+
+pp_server_auth *pp_host_authenticator(pp_host *h, const char *id) {
+    if (!h->service) return NULL;
+    instance *in = find_instance(h->service, PP_EXTENSION, id, NULL);
+    if (!in || !in->started || !in->cfg->factory->authenticator) return NULL;
+    return in->inst; /* an authenticator's instance starts with its pp_server_auth */
 }
 
 /* Receivers may also name connectors, and exporters may name connectors. */
@@ -180,6 +188,7 @@ pp_service *pp_service_build(const pp_config *c, pp_host *host, pp_status *st) {
     if (!s || !order) goto oom;
     s->cfg = c;
     s->host = host;
+    host->service = s;
     /* Upper bound: every component once plus one processor per pipeline slot. */
     size_t cap = c->ncomponents;
     for (size_t i = 0; i < c->npipelines; i++) cap += c->pipelines[i].nprocessors;
@@ -257,6 +266,7 @@ void pp_service_shutdown(pp_service *s) {
 
 void pp_service_free(pp_service *s) {
     if (!s) return;
+    if (s->host->service == s) s->host->service = NULL;
     for (size_t i = s->ninsts; i-- > 0;) {
         instance *in = &s->insts[i];
         if (in->inst && in->cfg->factory->destroy) in->cfg->factory->destroy(in->inst);

@@ -28,6 +28,7 @@ const char *pp_code_name(pp_code code) {
     case PP_UNAVAILABLE: return "unavailable";
     case PP_TOO_LARGE: return "too_large";
     case PP_UNIMPLEMENTED: return "unimplemented";
+    case PP_UNAUTHENTICATED: return "unauthenticated";
     case PP_INTERNAL: return "internal";
     }
     return "unknown";

@@ -15,6 +15,7 @@ typedef enum pp_code {
     PP_UNAVAILABLE, /* cannot take it now: retry (gRPC UNAVAILABLE, HTTP 503) */
     PP_TOO_LARGE,   /* over a size limit (RESOURCE_EXHAUSTED, HTTP 413) */
     PP_UNIMPLEMENTED,
+    PP_UNAUTHENTICATED, /* missing or wrong credentials (gRPC 16, HTTP 401) */
     PP_INTERNAL,
 } pp_code;
 
