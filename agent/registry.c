@@ -7,8 +7,11 @@
 
 #include "component.h"
 
+extern const pp_factory pp_health_check_extension;
+
 static const pp_factory *const factories[] = {
     NULL, /* keeps the table valid while empty */
+    &pp_health_check_extension,
 };
 
 /* Tests add factories of their own (fakes) with pp_registry_set_extra. */
