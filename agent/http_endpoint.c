@@ -174,9 +174,9 @@ pp_http_endpoint *pp_http_endpoint_start(const char *addr, const char *path, pp_
     snprintf(e->addr, sizeof(e->addr), "%s", addr);
     e->daemon = MHD_start_daemon(
         MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, e, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, 64u,
-        MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, e,
-        MHD_OPTION_END);
+        on_request, e, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, e, /* first, or MHD warns */
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, 64u,
+        MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
     if (!e->daemon) {
         close(fd);
         free(e->path);

@@ -21,16 +21,16 @@ pp_metrics *pp_metrics_new(void) {
     return m;
 }
 
-static void series_free(pp_series *s) {
+static void series_free(pp_series *s, pp_mtype type) {
     if (!s) return;
     for (size_t i = 0; i < 2 * s->nlabels; i++) free(s->labels[i]);
     free(s->labels);
-    free(s->u.h.buckets);
+    if (type == PP_MT_HISTOGRAM) free(s->u.h.buckets);
     free(s);
 }
 
 static void family_free(pp_family *f) {
-    for (size_t i = 0; i < f->nseries; i++) series_free(f->series[i]);
+    for (size_t i = 0; i < f->nseries; i++) series_free(f->series[i], f->type);
     free(f->series);
     free(f->bounds);
     free(f->name);
@@ -183,7 +183,7 @@ static pp_series *series_new(pp_metrics *m, pp_family *f, const labelset *ls) {
     }
     return s;
 oom:
-    series_free(s);
+    series_free(s, f->type);
     return NULL;
 }
 
