@@ -18,7 +18,10 @@ typedef enum pp_log_format { PP_LOG_AUTO, PP_LOG_JSON, PP_LOG_CONSOLE } pp_log_f
 void pp_log_setup(pp_log_level level, pp_log_format format);
 int pp_log_level_parse(const char *s, pp_log_level *out); /* debug|info|warn|error|none */
 bool pp_log_enabled(pp_log_level level);
-void pp_log(pp_log_level level, const char *component, const char *msg, ...);
+/* The field list must end with NULL even when empty: pp_log(l, c, "msg", NULL).
+ * The sentinel attribute makes a missing NULL a compile error. */
+void pp_log(pp_log_level level, const char *component, const char *msg, ...)
+    __attribute__((sentinel));
 #define pp_log_debug(c, ...) pp_log(PP_LOG_DEBUG, (c), __VA_ARGS__)
 #define pp_log_info(c, ...) pp_log(PP_LOG_INFO, (c), __VA_ARGS__)
 #define pp_log_warn(c, ...) pp_log(PP_LOG_WARN, (c), __VA_ARGS__)
