@@ -134,9 +134,9 @@ static void format_duration(int64_t ns, char *out, size_t outlen) {
     int64_t h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, frac = ms % 1000;
     char secs[16];
     if (frac) {
-        snprintf(secs, sizeof(secs), "%" PRId64 ".%03" PRId64, s, frac);
-        size_t n = strlen(secs);
-        while (secs[n - 1] == '0') secs[--n] = '\0';
+        int digits = 3; /* "1.5", not "1.500" */
+        for (; frac % 10 == 0; frac /= 10) digits--;
+        snprintf(secs, sizeof(secs), "%" PRId64 ".%0*" PRId64, s, digits, frac);
     } else {
         snprintf(secs, sizeof(secs), "%" PRId64, s);
     }

@@ -49,10 +49,9 @@ static void test_render_states(void **state) {
     assert_string_equal(get_str(o, "components", "receiver/otlp", "status"), "ok");
     assert_null(get_str(o, "components", "receiver/otlp", "message"));
     const char *since = get_str(o, NULL, NULL, "upSince");
-    assert_int_equal(strlen(since), 24);
-    assert_int_equal(since[23], 'Z');
-    const char *uptime = get_str(o, NULL, NULL, "uptime");
-    assert_true(uptime[strlen(uptime) - 1] == 's');
+    assert_true(since && strlen(since) == 24 && since[23] == 'Z');
+    const char *uptime = get_str(o, NULL, NULL, "uptime"); /* "0s", "12ms", "1.5s" */
+    assert_true(uptime && strlen(uptime) >= 2 && uptime[strlen(uptime) - 1] == 's');
     json_object_put(o);
 
     /* A failing exporter keeps 200 (as the Collector does) but shows it. */
