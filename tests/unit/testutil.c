@@ -1,6 +1,11 @@
 /* testutil.c -- see testutil.h. */
 #include "testutil.h"
 
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,4 +412,65 @@ pp_resource *tu_resource(pp_arena *a) {
     r->entity_refs = tu_ptrs(a, 1);
     r->entity_refs[0] = e;
     return r;
+}
+
+typedef struct tu_buf { char *p; size_t len; } tu_buf;
+
+static size_t tu_collect(char *data, size_t size, size_t n, void *arg) {
+    tu_buf *b = arg;
+    char *p = realloc(b->p, b->len + size * n + 1);
+    if (!p) return 0;
+    memcpy(p + b->len, data, size * n);
+    b->p = p;
+    b->len += size * n;
+    b->p[b->len] = '\0';
+    return size * n;
+}
+
+long tu_http(const char *method, const char *url, char **body, char **content_type) {
+    CURL *c = curl_easy_init();
+    if (!c) return 0;
+    tu_buf b = {calloc(1, 1), 0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tu_collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if (strcmp(method, "HEAD") == 0) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else if (strcmp(method, "POST") == 0) curl_easy_setopt(c, CURLOPT_POSTFIELDS, "x=1");
+    else if (strcmp(method, "GET") != 0) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (content_type) {
+        char *ct = NULL;
+        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+        *content_type = strdup(ct ? ct : "");
+    }
+    curl_easy_cleanup(c);
+    if (body) *body = b.p;
+    else free(b.p);
+    return status;
+}
+
+int tu_listen(uint16_t *port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(*port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 8) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+uint16_t tu_free_port(void) {
+    uint16_t port = 0;
+    int fd = tu_listen(&port);
+    if (fd < 0) return 0;
+    close(fd);
+    return port;
 }

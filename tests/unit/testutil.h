@@ -61,5 +61,14 @@ pp_key_value *tu_kv(pp_arena *a, const char *key, pp_any_value *v);
 pp_key_value **tu_attrs(pp_arena *a, size_t *n);
 pp_scope *tu_scope(pp_arena *a);
 pp_resource *tu_resource(pp_arena *a);
+/* One HTTP request with libcurl (method "GET", "HEAD", "POST"; 5 s timeout).
+ * Returns the status (0 when the request failed); body and content_type, when
+ * not NULL, receive malloc'd copies (content_type "" when absent). */
+long tu_http(const char *method, const char *url, char **body, char **content_type);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+uint16_t tu_free_port(void);
+/* A socket listening on 127.0.0.1 (port 0: any); *port receives the port. */
+int tu_listen(uint16_t *port);
 
 #endif
