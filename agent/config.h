@@ -61,7 +61,17 @@ pp_config *pp_config_load(const char *const *files, size_t nfiles, pp_diag *d);
 /* Same from YAML texts (for tests). names label the diagnostics. */
 pp_config *pp_config_load_texts(const char *const *texts, const char *const *names, size_t n,
                                 pp_diag *d);
+/* Merges parsed trees in order (consuming them) and validates the result;
+ * what both loaders above end with. A NULL root (a file that failed to
+ * parse, already reported) makes it free the others and return NULL. */
+pp_config *pp_config_from_trees(pp_node *const *roots, size_t n, pp_diag *d);
 void pp_config_free(pp_config *c);
+
+/* The merged configuration as YAML for print-config, with the values of
+ * SECRET schema fields and of credential-like keys (authorization, api-key,
+ * token, x-sentry-auth, dsn, password, secret) written as "[REDACTED]".
+ * Caller frees. */
+char *pp_config_render_redacted(const pp_config *c);
 
 const pp_component_cfg *pp_config_find(const pp_config *c, pp_kind kind, const char *id);
 

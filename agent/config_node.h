@@ -36,7 +36,17 @@ void pp_node_merge(pp_node *dst, pp_node *src);
 
 const pp_node *pp_node_get(const pp_node *map, const char *key);
 bool pp_node_is_null(const pp_node *n);
-/* Writes the tree as YAML (for print-config); secret_keys are masked. */
+/* Writes the tree as YAML (for print-config). Caller frees. */
 char *pp_node_to_yaml(const pp_node *n);
+/* Same, writing "[REDACTED]" for every node for which mask(node, ud) is true. */
+char *pp_node_to_yaml_masked(const pp_node *n, bool (*mask)(const pp_node *n, void *ud), void *ud);
+
+/* YAML paths for diagnostics, heap-allocated: "a.b" (or "b" when parent is
+ * ""), and "a.b[3]". */
+char *pp_path_key(const char *parent, const char *key);
+char *pp_path_index(const char *parent, size_t i);
+/* strdup/calloc that abort on out-of-memory (config loading cannot go on). */
+char *pp_xstrdup(const char *s);
+void *pp_xcalloc(size_t n, size_t size);
 
 #endif
