@@ -154,7 +154,7 @@ static int cmd_run(const options *o) {
     pp_metrics_add_process(host.metrics);
 
     if (cfg->telemetry.metrics_address &&
-        !(ms = pp_metrics_server_start(cfg->telemetry.metrics_address, host.metrics, &st))) {
+        !(ms = pp_metrics_server_start(host.metrics, cfg->telemetry.metrics_address, &st))) {
         pp_log_error("service", "cannot serve self-telemetry", "error", st.msg, NULL);
         goto out;
     }
