@@ -452,12 +452,21 @@ static json_object *parse(const char *body, size_t len, pp_status *st) {
     enum json_tokener_error err = json_tokener_get_error(tok);
     /* json-c waits for more input after a complete number or an unfinished
      * value; a final NUL tells it the input has ended. */
+    size_t base = 0;
     if (err == json_tokener_continue) {
         root = json_tokener_parse_ex(tok, "", 1);
         err = json_tokener_get_error(tok);
+        base = len;
     }
-    if (err != json_tokener_success) {
-        size_t at = json_tokener_get_parse_end(tok);
+    size_t end = base + json_tokener_get_parse_end(tok);
+    if (err == json_tokener_success && end < len) {
+        /* json-c stops at a NUL byte as if the text ended there. */
+        pp_fail(st, PP_INVALID, "invalid JSON at byte offset %zu: data after the top-level value",
+                end);
+        json_object_put(root);
+        root = NULL;
+    } else if (err != json_tokener_success) {
+        size_t at = end;
         pp_fail(st, PP_INVALID, "invalid JSON at byte offset %zu: %s", at > len ? len : at,
                 json_tokener_error_desc(err));
         json_object_put(root);
