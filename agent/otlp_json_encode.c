@@ -55,6 +55,7 @@ static void puts_(out *o, const char *s) { put(o, s, strlen(s)); }
  * kept as is, and each byte that is not part of well-formed UTF-8 replaced by
  * U+FFFD so that the output is always valid JSON text. */
 static void put_string(out *o, const char *s) {
+    if (!s) s = ""; /* a hand-built message may leave a string NULL */
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s);
     put(o, "\"", 1);
@@ -252,42 +253,46 @@ char *pp_otlp_json_encode_request(const pp_batch *b, size_t *len) {
     return pp_otlp_json_encode_message(b->msg, len);
 }
 
+/* An object of up to two members, each omitted when at its default: a number
+ * (already formatted; NULL when 0) and a string (NULL or empty). */
+static void put_number_and_string(out *o, const char *num_key, const char *num,
+                                  const char *str_key, const char *str) {
+    bool has_str = str && *str;
+    puts_(o, "{");
+    if (num) {
+        put_string(o, num_key);
+        puts_(o, ":");
+        puts_(o, num);
+    }
+    if (has_str) {
+        if (num) puts_(o, ",");
+        put_string(o, str_key);
+        puts_(o, ":");
+        put_string(o, str);
+    }
+    puts_(o, "}");
+}
+
 char *pp_otlp_json_encode_response(pp_signal sig, int64_t rejected, const char *error_message,
                                    size_t *len) {
     out o = {0};
-    bool has_msg = error_message && *error_message;
-    if (rejected == 0 && !has_msg) {
-        puts_(&o, "{}");
+    if (rejected == 0 && !(error_message && *error_message)) {
+        puts_(&o, "{}"); /* partial_success unset: full success */
         return finish(&o, len);
     }
-    puts_(&o, "{\"partialSuccess\":{");
-    if (rejected != 0) {
-        char buf[64];
-        snprintf(buf, sizeof(buf), "\"%s\":\"%" PRId64 "\"",
-                 sig == PP_TRACES ? "rejectedSpans" : "rejectedDataPoints", rejected);
-        puts_(&o, buf);
-    }
-    if (has_msg) {
-        puts_(&o, rejected != 0 ? ",\"errorMessage\":" : "\"errorMessage\":");
-        put_string(&o, error_message);
-    }
-    puts_(&o, "}}");
+    char num[32];
+    snprintf(num, sizeof(num), "\"%" PRId64 "\"", rejected); /* int64: a string */
+    puts_(&o, "{\"partialSuccess\":");
+    put_number_and_string(&o, sig == PP_TRACES ? "rejectedSpans" : "rejectedDataPoints",
+                          rejected ? num : NULL, "errorMessage", error_message);
+    puts_(&o, "}");
     return finish(&o, len);
 }
 
 char *pp_otlp_json_encode_status(int code, const char *message, size_t *len) {
     out o = {0};
-    bool has_msg = message && *message;
-    puts_(&o, "{");
-    if (code != 0) {
-        char buf[32];
-        snprintf(buf, sizeof(buf), "\"code\":%d", code);
-        puts_(&o, buf);
-    }
-    if (has_msg) {
-        puts_(&o, code != 0 ? ",\"message\":" : "\"message\":");
-        put_string(&o, message);
-    }
-    puts_(&o, "}");
+    char num[16];
+    snprintf(num, sizeof(num), "%d", code);
+    put_number_and_string(&o, "code", code ? num : NULL, "message", message);
     return finish(&o, len);
 }
