@@ -291,8 +291,8 @@ static int read_message(dec *d, json_object *obj, const ProtobufCMessageDescript
                         ProtobufCMessage *msg);
 
 static int read_value(dec *d, const ProtobufCFieldDescriptor *f, json_object *v, void *member) {
-    int64_t i;
-    uint64_t u;
+    int64_t i = 0;
+    uint64_t u = 0;
     switch (f->type) {
     case PROTOBUF_C_TYPE_ENUM:
         if (json_object_is_type(v, json_type_string))
