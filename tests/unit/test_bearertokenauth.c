@@ -137,7 +137,6 @@ static void test_missing_file_fails_start(void **state) {
 
 static void test_validation(void **state) {
     (void)state;
-    tu_world_register_fakes();
     const char *bad[] = {"{token: a, tokens: [b]}", "{}", "{token: a, filename: /x}",
                          "{tokens: [a, \"\"]}"};
     const char *path[] = {"extensions.bearertokenauth", "extensions.bearertokenauth",
@@ -204,5 +203,6 @@ int main(void) {
         cmocka_unit_test(test_print_config_redacts_tokens),
         cmocka_unit_test(test_receiver_resolves_authenticator),
     };
+    tu_world_register_fakes();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,62 +34,34 @@ static char *with_limiter(const char *limiter) {
     return yaml;
 }
 
-/* Loads a config that must fail; returns its diagnostics (caller frees). */
-static pp_diag *load_fails(const char *limiter) {
-    tu_world_register_fakes();
-    char *yaml = with_limiter(limiter);
-    pp_diag *d = malloc(sizeof(*d));
-    pp_diag_init(d);
-    const char *texts[] = {yaml};
-    const char *names[] = {"test.yaml"};
-    pp_config *c = pp_config_load_texts(texts, names, 1, d);
-    assert_null(c);
-    free(yaml);
-    return d;
-}
-
-static void diag_done(pp_diag *d) {
-    pp_diag_free(d);
-    free(d);
-}
-
 static void test_config_errors_have_paths(void **state) {
     (void)state;
-    pp_diag *d = load_fails("{limit_mib: 100}");
-    assert_true(pp_diag_has(d, "processors.memory_limiter.check_interval",
-                            "check_interval must be greater than zero"));
-    diag_done(d);
-
-    d = load_fails("{check_interval: 0s, limit_mib: 100}");
-    assert_true(pp_diag_has(d, "processors.memory_limiter.check_interval", "greater than zero"));
-    diag_done(d);
-
-    d = load_fails("{check_interval: 1s, limit_mib: 100, limit_percentage: 50}");
-    assert_true(pp_diag_has(d, "processors.memory_limiter", "not both"));
-    diag_done(d);
-
-    d = load_fails("{check_interval: 1s}");
-    assert_true(pp_diag_has(d, "processors.memory_limiter", "must be greater than zero"));
-    diag_done(d);
-
-    d = load_fails("{check_interval: 1s, limit_mib: 100, spike_limit_mib: 100}");
-    assert_true(pp_diag_has(d, "processors.memory_limiter.spike_limit_mib",
-                            "must be smaller than limit_mib (100)"));
-    diag_done(d);
-
-    d = load_fails("{check_interval: 1s, limit_percentage: 50, spike_limit_percentage: 60}");
-    assert_true(pp_diag_has(d, "processors.memory_limiter.spike_limit_percentage",
-                            "must be smaller than limit_percentage (50)"));
-    diag_done(d);
-
-    d = load_fails("{check_interval: 1s, limit_percentage: 101}");
-    assert_true(pp_diag_has(d, "processors.memory_limiter.limit_percentage", "at most 100"));
-    diag_done(d);
-
-    d = load_fails("{check_interval: 1s, limit_mib: 100, spike_limit_percentage: 10}");
-    assert_true(pp_diag_has(d, "processors.memory_limiter.spike_limit_percentage",
-                            "goes with limit_percentage"));
-    diag_done(d);
+    static const struct { const char *limiter, *path, *msg; } cases[] = {
+        {"{limit_mib: 100}", ".check_interval", "check_interval must be greater than zero"},
+        {"{check_interval: 0s, limit_mib: 100}", ".check_interval", "greater than zero"},
+        {"{check_interval: 1s, limit_mib: 100, limit_percentage: 50}", "", "not both"},
+        {"{check_interval: 1s}", "", "'limit_mib' or 'limit_percentage' must be greater than zero"},
+        {"{check_interval: 1s, limit_mib: 100, spike_limit_mib: 100}", ".spike_limit_mib",
+         "must be smaller than limit_mib (100)"},
+        {"{check_interval: 1s, limit_percentage: 50, spike_limit_percentage: 60}",
+         ".spike_limit_percentage", "must be smaller than limit_percentage (50)"},
+        {"{check_interval: 1s, limit_percentage: 101}", ".limit_percentage", "at most 100"},
+        {"{check_interval: 1s, limit_mib: 100, spike_limit_percentage: 10}",
+         ".spike_limit_percentage", "goes with limit_percentage"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *yaml = with_limiter(cases[i].limiter), path[128];
+        snprintf(path, sizeof(path), "processors.memory_limiter%s", cases[i].path);
+        pp_diag d;
+        pp_diag_init(&d);
+        const char *texts[] = {yaml};
+        const char *names[] = {"test.yaml"};
+        assert_null(pp_config_load_texts(texts, names, 1, &d));
+        if (!pp_diag_has(&d, path, cases[i].msg)) pp_diag_print(&d, stderr);
+        assert_true(pp_diag_has(&d, path, cases[i].msg));
+        pp_diag_free(&d);
+        free(yaml);
+    }
 }
 
 static tu_world *start_world(const char *limiter) {
@@ -250,6 +222,7 @@ static void test_real_rss_is_measured(void **state) {
 
 static int setup(void **state) {
     (void)state;
+    tu_world_register_fakes();
     pp_memory_limiter_set_probe(usage_probe);
     pp_memory_limiter_set_total_probe(total_probe);
     return 0;

@@ -77,7 +77,6 @@ void tu_world_register_fakes(void) {
 }
 
 tu_world *tu_world_new(const char *yaml) {
-    tu_world_register_fakes();
     tu_world *w = calloc(1, sizeof(*w));
     assert_non_null(w);
     uv_loop_init(&w->loop);

@@ -16,7 +16,8 @@ typedef struct tu_world {
     pp_service *svc;
 } tu_world;
 
-/* Registers the fakes below (tu_world_new does it too). */
+/* Registers the fakes below (pp_registry_set_extra); tests with fakes of
+ * their own register those instead. */
 void tu_world_register_fakes(void);
 /* Loads yaml (asserting it is valid) and builds the service (not started). */
 tu_world *tu_world_new(const char *yaml);
