@@ -36,6 +36,7 @@ struct gstream {
     bool is_post, has_ctype;
     bool answered;     /* a response was submitted; later DATA is ignored */
     bool remote_ended; /* END_STREAM seen from the client */
+    bool rst_after_reply; /* answered early: RST_STREAM(NO_ERROR) once the reply is out */
     int64_t last_activity;
     /* the request message */
     uint8_t prefix[5];
@@ -108,11 +109,13 @@ static void drop_body(gstream *s) {
 }
 
 /* A reply sent before the client finished sending is followed by
- * RST_STREAM(NO_ERROR) so the client stops (PROTOCOL-HTTP2). */
+ * RST_STREAM(NO_ERROR) so the client stops (PROTOCOL-HTTP2). Not submitted
+ * here: nghttp2 marks a stream closing as soon as an RST is queued and would
+ * then drop the reply itself; on_frame_send submits it. */
 static void after_reply(gstream *s) {
     s->answered = true;
     drop_body(s);
-    if (!s->remote_ended) nghttp2_submit_rst_stream(s->conn->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+    s->rst_after_reply = !s->remote_ended;
 }
 
 static void reply_http(gstream *s, const char *status) {
@@ -428,9 +431,15 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
 }
 
 static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *f, void *user) {
-    (void)h2;
     pp_grpc_conn *c = user;
-    if (f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) c->ping_strikes = 0;
+    if (f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) {
+        c->ping_strikes = 0;
+        gstream *s = stream_of(c, f->hd.stream_id);
+        if (s && s->rst_after_reply && !s->remote_ended && (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+            s->rst_after_reply = false;
+            nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+        }
+    }
     /* nghttp2 found a protocol error itself and said GOAWAY: count it. */
     if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR && !c->error_counted)
         count_error(c, PP_GRPC_ERR_PROTOCOL);
