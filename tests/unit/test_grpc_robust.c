@@ -15,21 +15,6 @@
 
 static const char PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-static tu_server *srv;
-
-static int setup(void **state) {
-    (void)state;
-    srv = calloc(1, sizeof(*srv));
-    tu_server_init(srv);
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    tu_server_free(srv);
-    free(srv);
-    return 0;
-}
 
 /* One good traces call with 2 spans on a new connection. */
 static void good_call(void) {
@@ -37,7 +22,7 @@ static void good_call(void) {
     uint8_t *msg = tu_traces_bytes(2, 1, &len);
     uint8_t *f = tu_grpc_frame(0, msg, len, &flen);
     tu_call c = {0};
-    tu_call_once(srv->port, &c, TU_TRACES, "application/grpc", NULL, f, flen);
+    tu_call_once(tu_srv->port, &c, TU_TRACES, "application/grpc", NULL, f, flen);
     assert_int_equal(c.grpc_status, 0);
     free(f);
     free(msg);
@@ -45,8 +30,8 @@ static void good_call(void) {
 
 static void test_garbage_closes_connection_server_survives(void **state) {
     (void)state;
-    tu_server_start(srv);
-    int fd = tu_raw_connect(srv->port);
+    tu_server_start(tu_srv);
+    int fd = tu_raw_connect(tu_srv->port);
     const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     assert_int_equal(send(fd, junk, sizeof(junk) - 1, 0), (ssize_t)(sizeof(junk) - 1));
     bool closed;
@@ -54,7 +39,7 @@ static void test_garbage_closes_connection_server_survives(void **state) {
     close(fd);
     assert_true(closed);
     assert_int_equal(code, NGHTTP2_PROTOCOL_ERROR);
-    assert_int_equal(tu_server_errors(srv, "protocol"), 1);
+    assert_int_equal(tu_server_errors(tu_srv, "protocol"), 1);
     good_call();
 }
 
@@ -66,8 +51,8 @@ static size_t settings_preface(uint8_t *buf) {
 
 static void test_rapid_reset_goaway(void **state) {
     (void)state;
-    tu_server_start(srv);
-    int fd = tu_raw_connect(srv->port);
+    tu_server_start(tu_srv);
+    int fd = tu_raw_connect(tu_srv->port);
     size_t cap = 1 << 16, n = 0;
     uint8_t *buf = malloc(cap);
     n = settings_preface(buf);
@@ -92,14 +77,14 @@ static void test_rapid_reset_goaway(void **state) {
     free(buf);
     assert_true(closed);
     assert_int_equal(code, NGHTTP2_ENHANCE_YOUR_CALM);
-    assert_int_equal(tu_server_errors(srv, "rapid_reset"), 1);
+    assert_int_equal(tu_server_errors(tu_srv, "rapid_reset"), 1);
     good_call();
 }
 
 static void test_ping_flood_too_many_pings(void **state) {
     (void)state;
-    tu_server_start(srv);
-    int fd = tu_raw_connect(srv->port);
+    tu_server_start(tu_srv);
+    int fd = tu_raw_connect(tu_srv->port);
     uint8_t buf[256];
     size_t n = settings_preface(buf);
     for (int i = 0; i < 5; i++) {
@@ -115,18 +100,18 @@ static void test_ping_flood_too_many_pings(void **state) {
     assert_true(closed);
     assert_int_equal(code, NGHTTP2_ENHANCE_YOUR_CALM);
     assert_string_equal(debug, "too_many_pings");
-    assert_int_equal(tu_server_errors(srv, "too_many_pings"), 1);
+    assert_int_equal(tu_server_errors(tu_srv, "too_many_pings"), 1);
     good_call();
 }
 
 static void test_many_sequential_calls_one_connection(void **state) {
     (void)state;
-    tu_server_start(srv);
+    tu_server_start(tu_srv);
     size_t len, flen;
     uint8_t *msg = tu_traces_bytes(4, 2, &len);
     uint8_t *f = tu_grpc_frame(0, msg, len, &flen);
     tu_client cl;
-    assert_int_equal(tu_client_connect(&cl, srv->port), 0);
+    assert_int_equal(tu_client_connect(&cl, tu_srv->port), 0);
     for (int i = 0; i < 50; i++) {
         tu_call c = {.body = f, .body_len = flen, .end_stream = true};
         tu_client_submit(&cl, &c, TU_TRACES, "application/grpc", NULL);
@@ -134,20 +119,20 @@ static void test_many_sequential_calls_one_connection(void **state) {
         assert_int_equal(c.grpc_status, 0);
     }
     tu_client_close(&cl);
-    assert_int_equal(srv->sink.batches, 50);
-    assert_int_equal(srv->sink.items, 200);
+    assert_int_equal(tu_srv->sink.batches, 50);
+    assert_int_equal(tu_srv->sink.items, 200);
     free(f);
     free(msg);
 }
 
 static void test_concurrent_streams(void **state) {
     (void)state;
-    tu_server_start(srv);
+    tu_server_start(tu_srv);
     size_t len, flen;
     uint8_t *msg = tu_traces_bytes(3, 5, &len);
     uint8_t *f = tu_grpc_frame(0, msg, len, &flen);
     tu_client cl;
-    assert_int_equal(tu_client_connect(&cl, srv->port), 0);
+    assert_int_equal(tu_client_connect(&cl, tu_srv->port), 0);
     tu_call calls[8];
     memset(calls, 0, sizeof(calls));
     for (int i = 0; i < 8; i++) {
@@ -159,7 +144,7 @@ static void test_concurrent_streams(void **state) {
     assert_int_equal(tu_client_run(&cl, calls, 8, 10000), 8);
     for (int i = 0; i < 8; i++) assert_int_equal(calls[i].grpc_status, 0);
     tu_client_close(&cl);
-    assert_int_equal(srv->sink.items, 24);
+    assert_int_equal(tu_srv->sink.items, 24);
     free(f);
     free(msg);
 }
@@ -167,26 +152,26 @@ static void test_concurrent_streams(void **state) {
 static void test_endpoint_forms_and_address_in_use(void **state) {
     (void)state;
     pp_status st = {0};
-    srv->cfg.endpoint = (char *)(uintptr_t)"localhost:0";
-    tu_server_start(srv);
+    tu_srv->cfg.endpoint = (char *)(uintptr_t)"localhost:0";
+    tu_server_start(tu_srv);
     good_call(); /* 127.0.0.1 */
     uint16_t port = 0;
     int busy = tu_listen(&port);
     assert_true(busy >= 0);
     char ep[64];
     snprintf(ep, sizeof(ep), "127.0.0.1:%u", port);
-    pp_grpc_server_cfg cfg = srv->cfg;
+    pp_grpc_server_cfg cfg = tu_srv->cfg;
     cfg.endpoint = ep;
-    assert_null(pp_grpc_server_start(&cfg, &srv->in, &st));
+    assert_null(pp_grpc_server_start(&cfg, &tu_srv->in, &st));
     char want[128];
     snprintf(want, sizeof(want), "listen on %s: Address already in use", ep);
     assert_string_equal(st.msg, want);
     close(busy);
     cfg.endpoint = (char *)(uintptr_t)"no-port-here";
-    assert_null(pp_grpc_server_start(&cfg, &srv->in, &st));
+    assert_null(pp_grpc_server_start(&cfg, &tu_srv->in, &st));
     assert_non_null(strstr(st.msg, "host:port"));
     cfg.endpoint = (char *)(uintptr_t)"[::1]:0";
-    pp_grpc_server *v6 = pp_grpc_server_start(&cfg, &srv->in, &st);
+    pp_grpc_server *v6 = pp_grpc_server_start(&cfg, &tu_srv->in, &st);
     if (v6) assert_true(pp_grpc_server_port(v6) > 0); /* else: no IPv6 here */
     pp_grpc_server_free(v6);
 }
@@ -201,24 +186,24 @@ static int64_t ms_since(const struct timespec *t0) {
  * within deadline + 1 s and the client sees GOAWAY then the close. */
 static void test_stop_cuts_stalled_call_at_deadline(void **state) {
     (void)state;
-    tu_server_start(srv);
+    tu_server_start(tu_srv);
     uint8_t part[15] = {0, 0, 0, 0, 100}; /* declares 100 bytes, sends 10 */
     tu_client cl;
-    assert_int_equal(tu_client_connect(&cl, srv->port), 0);
+    assert_int_equal(tu_client_connect(&cl, tu_srv->port), 0);
     tu_call c = {.body = part, .body_len = sizeof(part), .end_stream = false};
     tu_client_submit(&cl, &c, TU_TRACES, "application/grpc", NULL);
     tu_client_run(&cl, &c, 1, 300); /* sends it; no answer expected */
     assert_false(c.closed);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    pp_grpc_server_stop(srv->srv, pp_grpc_now_ns() + 1000 * 1000000LL);
+    pp_grpc_server_stop(tu_srv->srv, pp_grpc_now_ns() + 1000 * 1000000LL);
     int64_t took = ms_since(&t0);
     assert_true(took >= 900);
     assert_true(took < 2000);
     tu_client_run(&cl, &c, 1, 2000);
     assert_true(cl.goaway);
     assert_true(cl.eof);
-    assert_int_equal(srv->sink.batches, 0);
+    assert_int_equal(tu_srv->sink.batches, 0);
     tu_client_close(&cl);
 }
 
@@ -241,12 +226,12 @@ static void *finish_later(void *arg) {
 
 static void test_stop_lets_call_in_progress_finish(void **state) {
     (void)state;
-    tu_server_start(srv);
+    tu_server_start(tu_srv);
     size_t len, flen;
     uint8_t *msg = tu_traces_bytes(2, 9, &len);
     uint8_t *f = tu_grpc_frame(0, msg, len, &flen);
     tu_client cl;
-    assert_int_equal(tu_client_connect(&cl, srv->port), 0);
+    assert_int_equal(tu_client_connect(&cl, tu_srv->port), 0);
     tu_call c = {.body = f, .body_len = flen, .end_stream = false};
     tu_client_submit(&cl, &c, TU_TRACES, "application/grpc", NULL);
     tu_client_run(&cl, &c, 1, 300); /* whole body sent, END_STREAM held back */
@@ -255,13 +240,13 @@ static void test_stop_lets_call_in_progress_finish(void **state) {
     pthread_create(&th, NULL, finish_later, &fin);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    pp_grpc_server_stop(srv->srv, pp_grpc_now_ns() + 3000 * 1000000LL);
+    pp_grpc_server_stop(tu_srv->srv, pp_grpc_now_ns() + 3000 * 1000000LL);
     int64_t took = ms_since(&t0);
     pthread_join(th, NULL);
     assert_true(took < 2500); /* returned when the call was done, not at the deadline */
     assert_true(c.closed);
     assert_int_equal(c.grpc_status, 0);
-    assert_int_equal(srv->sink.items, 2);
+    assert_int_equal(tu_srv->sink.items, 2);
     tu_client_close(&cl);
     free(f);
     free(msg);
@@ -271,7 +256,7 @@ static void test_silent_connection_closed_after_preface_timeout(void **state) {
     (void)state;
     /* The 10 s preface bound is fixed; exercised here through the tick
      * function with a synthetic clock, no socket needed. */
-    pp_grpc_limits lim = {.in = &srv->in, .max_msg = 1 << 20, .max_streams = 10,
+    pp_grpc_limits lim = {.in = &tu_srv->in, .max_msg = 1 << 20, .max_streams = 10,
                           .max_conn_buffered = 4 << 20, .preface_timeout_ns = 10 * PP_GRPC_SEC,
                           .stream_stall_ns = 30 * PP_GRPC_SEC, .ping_timeout_ns = 20 * PP_GRPC_SEC,
                           .max_resets_per_sec = 200};
@@ -299,15 +284,15 @@ static void test_silent_connection_closed_after_preface_timeout(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_garbage_closes_connection_server_survives, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rapid_reset_goaway, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ping_flood_too_many_pings, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_many_sequential_calls_one_connection, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_streams, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_endpoint_forms_and_address_in_use, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_cuts_stalled_call_at_deadline, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_lets_call_in_progress_finish, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_silent_connection_closed_after_preface_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_closes_connection_server_survives, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_rapid_reset_goaway, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_ping_flood_too_many_pings, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_many_sequential_calls_one_connection, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_streams, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_forms_and_address_in_use, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_cuts_stalled_call_at_deadline, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_lets_call_in_progress_finish, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_silent_connection_closed_after_preface_timeout, tu_srv_setup, tu_srv_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

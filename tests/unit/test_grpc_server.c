@@ -13,21 +13,6 @@
 #include "receivers/otlp/grpc_internal.h"
 #include "tu_grpc.h"
 
-static tu_server *srv;
-
-static int setup(void **state) {
-    (void)state;
-    srv = calloc(1, sizeof(*srv));
-    tu_server_init(srv);
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    tu_server_free(srv);
-    free(srv);
-    return 0;
-}
 
 /* A traces call with n spans, the message compressed with enc (NULL: none). */
 static void call_traces(tu_call *c, size_t n, const char *enc, const uint8_t *msg, size_t len) {
@@ -35,13 +20,13 @@ static void call_traces(tu_call *c, size_t n, const char *enc, const uint8_t *ms
     size_t flen;
     uint8_t *f = tu_grpc_frame(enc ? 1 : 0, msg, len, &flen);
     (void)n;
-    tu_call_once(srv->port, c, TU_TRACES, "application/grpc", enc ? extra : NULL, f, flen);
+    tu_call_once(tu_srv->port, c, TU_TRACES, "application/grpc", enc ? extra : NULL, f, flen);
     free(f);
 }
 
 static void test_export_traces_ok(void **state) {
     (void)state;
-    tu_server_start(srv);
+    tu_server_start(tu_srv);
     size_t len;
     uint8_t *msg = tu_traces_bytes(3, 7, &len);
     tu_call c = {0};
@@ -51,26 +36,26 @@ static void test_export_traces_ok(void **state) {
     static const uint8_t empty[5] = {0};
     assert_int_equal(c.data_len, 5); /* an empty ExportTraceServiceResponse */
     assert_memory_equal(c.data, empty, 5);
-    assert_int_equal(srv->sink.batches, 1);
-    assert_int_equal(srv->sink.items, 3);
-    for (int x = 0; x < 16; x++) assert_int_equal(srv->sink.first_trace_id[x], (uint8_t)(7 * 31 + x + 1));
+    assert_int_equal(tu_srv->sink.batches, 1);
+    assert_int_equal(tu_srv->sink.items, 3);
+    for (int x = 0; x < 16; x++) assert_int_equal(tu_srv->sink.first_trace_id[x], (uint8_t)(7 * 31 + x + 1));
     free(msg);
 }
 
 static void test_unrouted_calls_are_unimplemented(void **state) {
     (void)state;
-    tu_server_start(srv);
+    tu_server_start(tu_srv);
     size_t flen;
     uint8_t *f = tu_grpc_frame(0, NULL, 0, &flen);
     const char *paths[] = {TU_METRICS, TU_LOGS, "/foo.Bar/Baz"};
     for (int i = 0; i < 3; i++) {
         tu_call c = {0};
-        tu_call_once(srv->port, &c, paths[i], "application/grpc+proto", NULL, f, flen);
+        tu_call_once(tu_srv->port, &c, paths[i], "application/grpc+proto", NULL, f, flen);
         assert_int_equal(c.http_status, 200);
         assert_int_equal(c.grpc_status, 12);
         assert_int_equal(c.data_len, 0); /* Trailers-Only */
     }
-    assert_int_equal(srv->sink.batches, 0);
+    assert_int_equal(tu_srv->sink.batches, 0);
     free(f);
 }
 
@@ -91,7 +76,7 @@ static uint8_t *gzip_bytes(const uint8_t *in, size_t n, size_t *out_len) {
 
 static void test_encodings(void **state) {
     (void)state;
-    tu_server_start(srv);
+    tu_server_start(tu_srv);
     size_t len;
     uint8_t *msg = tu_traces_bytes(5, 1, &len);
     const char *encs[] = {"identity", "gzip", "zstd", "snappy"};
@@ -113,19 +98,19 @@ static void test_encodings(void **state) {
         const char *extra[] = {"grpc-encoding", encs[i], NULL};
         size_t flen;
         uint8_t *f = tu_grpc_frame(comp ? 1 : 0, comp ? comp : msg, clen, &flen);
-        tu_call_once(srv->port, &c, TU_TRACES, "application/grpc", extra, f, flen);
+        tu_call_once(tu_srv->port, &c, TU_TRACES, "application/grpc", extra, f, flen);
         assert_int_equal(c.grpc_status, 0);
         free(f);
         free(comp);
     }
-    assert_int_equal(srv->sink.batches, 4);
-    assert_int_equal(srv->sink.items, 20);
+    assert_int_equal(tu_srv->sink.batches, 4);
+    assert_int_equal(tu_srv->sink.items, 20);
     free(msg);
 }
 
 static void test_unknown_encoding(void **state) {
     (void)state;
-    tu_server_start(srv);
+    tu_server_start(tu_srv);
     tu_call c = {0};
     uint8_t junk[4] = {1, 2, 3, 4};
     call_traces(&c, 0, "br", junk, sizeof(junk));
@@ -136,21 +121,21 @@ static void test_unknown_encoding(void **state) {
 
 static void test_compressed_flag_without_encoding_is_internal(void **state) {
     (void)state;
-    tu_server_start(srv);
+    tu_server_start(tu_srv);
     size_t flen;
     uint8_t *f = tu_grpc_frame(1, (const uint8_t *)"abc", 3, &flen);
     tu_call c = {0};
-    tu_call_once(srv->port, &c, TU_TRACES, "application/grpc", NULL, f, flen);
+    tu_call_once(tu_srv->port, &c, TU_TRACES, "application/grpc", NULL, f, flen);
     assert_int_equal(c.grpc_status, 13);
     free(f);
 }
 
 static void test_declared_length_over_max(void **state) {
     (void)state;
-    tu_server_start(srv);
+    tu_server_start(tu_srv);
     uint8_t prefix[5] = {0, 0, 0x50, 0, 0}; /* 5 MiB declared, nothing sent */
     tu_call c = {0};
-    tu_call_once(srv->port, &c, TU_TRACES, "application/grpc", NULL, prefix, 5);
+    tu_call_once(tu_srv->port, &c, TU_TRACES, "application/grpc", NULL, prefix, 5);
     assert_int_equal(c.grpc_status, 8);
     assert_string_equal(c.grpc_message, "message larger than max (5242880 vs 4194304)");
 }
@@ -181,7 +166,7 @@ static uint8_t *zstd_bomb(size_t *len) {
 
 static void test_decompression_bomb_refused(void **state) {
     (void)state;
-    tu_server_start(srv);
+    tu_server_start(tu_srv);
     size_t blen;
     uint8_t *bomb = zstd_bomb(&blen);
     assert_true(blen < (1 << 20));
@@ -224,9 +209,9 @@ static uint8_t *b64dec(const char *s, size_t *n) {
 
 static void test_refusal_is_unavailable_with_retry_info(void **state) {
     (void)state;
-    srv->sink.refuse = true;
-    srv->sink.retry_after_ms = 1500;
-    tu_server_start(srv);
+    tu_srv->sink.refuse = true;
+    tu_srv->sink.retry_after_ms = 1500;
+    tu_server_start(tu_srv);
     size_t len;
     uint8_t *msg = tu_traces_bytes(2, 1, &len);
     tu_call c = {0};
@@ -254,7 +239,7 @@ static void test_refusal_is_unavailable_with_retry_info(void **state) {
 
 static void test_malformed_protobuf_is_invalid_argument(void **state) {
     (void)state;
-    tu_server_start(srv);
+    tu_server_start(tu_srv);
     const uint8_t junk[] = {0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01};
     tu_call c = {0};
     call_traces(&c, 0, NULL, junk, sizeof(junk));
@@ -264,7 +249,7 @@ static void test_malformed_protobuf_is_invalid_argument(void **state) {
 
 static void test_bad_trace_id_names_the_field(void **state) {
     (void)state;
-    tu_server_start(srv);
+    tu_server_start(tu_srv);
     pp_batch *b = tu_make_traces(1, 1, 2, 3);
     b->traces->resource_spans[0]->scope_spans[0]->spans[1]->trace_id.len = 15;
     size_t len = pp_batch_encoded_size(b);
@@ -275,42 +260,42 @@ static void test_bad_trace_id_names_the_field(void **state) {
     call_traces(&c, 2, NULL, msg, len);
     assert_int_equal(c.grpc_status, 3);
     assert_non_null(strstr(c.grpc_message, "spans[1].trace_id"));
-    assert_int_equal(srv->sink.batches, 0);
+    assert_int_equal(tu_srv->sink.batches, 0);
     free(msg);
 }
 
 static void test_wrong_content_type_is_415(void **state) {
     (void)state;
-    tu_server_start(srv);
+    tu_server_start(tu_srv);
     size_t flen;
     uint8_t *f = tu_grpc_frame(0, NULL, 0, &flen);
     tu_call c = {0};
-    tu_call_once(srv->port, &c, TU_TRACES, "application/json", NULL, f, flen);
+    tu_call_once(tu_srv->port, &c, TU_TRACES, "application/json", NULL, f, flen);
     assert_int_equal(c.http_status, 415);
     tu_call d = {0};
-    tu_call_once(srv->port, &d, TU_TRACES, NULL, NULL, f, flen);
+    tu_call_once(tu_srv->port, &d, TU_TRACES, NULL, NULL, f, flen);
     assert_int_equal(d.http_status, 415);
     free(f);
 }
 
 static void test_auth(void **state) {
     (void)state;
-    tu_server_use_auth(srv);
-    tu_server_start(srv);
+    tu_server_use_auth(tu_srv);
+    tu_server_start(tu_srv);
     size_t len, flen;
     uint8_t *msg = tu_traces_bytes(1, 1, &len);
     uint8_t *f = tu_grpc_frame(0, msg, len, &flen);
     tu_call missing = {0}, wrong = {0}, right = {0};
     const char *bad[] = {"authorization", "Bearer nope", NULL};
     const char *good[] = {"authorization", "Bearer s3cret", NULL};
-    tu_call_once(srv->port, &missing, TU_TRACES, "application/grpc", NULL, f, flen);
-    tu_call_once(srv->port, &wrong, TU_TRACES, "application/grpc", bad, f, flen);
-    tu_call_once(srv->port, &right, TU_TRACES, "application/grpc", good, f, flen);
+    tu_call_once(tu_srv->port, &missing, TU_TRACES, "application/grpc", NULL, f, flen);
+    tu_call_once(tu_srv->port, &wrong, TU_TRACES, "application/grpc", bad, f, flen);
+    tu_call_once(tu_srv->port, &right, TU_TRACES, "application/grpc", good, f, flen);
     assert_int_equal(missing.grpc_status, 16);
     assert_string_equal(missing.grpc_message, "missing credentials");
     assert_int_equal(wrong.grpc_status, 16);
     assert_int_equal(right.grpc_status, 0);
-    assert_int_equal(srv->sink.batches, 1);
+    assert_int_equal(tu_srv->sink.batches, 1);
     free(f);
     free(msg);
 }
@@ -324,18 +309,18 @@ static void test_percent_encoding(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_export_traces_ok, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unrouted_calls_are_unimplemented, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_encodings, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_encoding, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_compressed_flag_without_encoding_is_internal, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_declared_length_over_max, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_decompression_bomb_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refusal_is_unavailable_with_retry_info, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_protobuf_is_invalid_argument, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_trace_id_names_the_field, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrong_content_type_is_415, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_export_traces_ok, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_unrouted_calls_are_unimplemented, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_encodings, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_encoding, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_compressed_flag_without_encoding_is_internal, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_declared_length_over_max, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_decompression_bomb_refused, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_is_unavailable_with_retry_info, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_protobuf_is_invalid_argument, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_trace_id_names_the_field, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_content_type_is_415, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_auth, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test(test_percent_encoding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

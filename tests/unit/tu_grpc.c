@@ -82,6 +82,23 @@ uint64_t tu_server_errors(tu_server *t, const char *reason) {
                                            labels));
 }
 
+tu_server *tu_srv;
+
+int tu_srv_setup(void **state) {
+    (void)state;
+    tu_srv = calloc(1, sizeof(*tu_srv));
+    tu_server_init(tu_srv);
+    return 0;
+}
+
+int tu_srv_teardown(void **state) {
+    (void)state;
+    tu_server_free(tu_srv);
+    free(tu_srv);
+    tu_srv = NULL;
+    return 0;
+}
+
 /* ---- client ---- */
 
 static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t *name, size_t nl,

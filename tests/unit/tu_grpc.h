@@ -42,6 +42,10 @@ void tu_server_use_auth(tu_server *t); /* header "authorization", value "Bearer 
 void tu_server_start(tu_server *t);
 void tu_server_free(tu_server *t); /* stops (if running) and frees */
 uint64_t tu_server_errors(tu_server *t, const char *reason);
+/* cmocka setup/teardown: a fresh (not started) server in tu_srv per test. */
+extern tu_server *tu_srv;
+int tu_srv_setup(void **state);
+int tu_srv_teardown(void **state);
 
 /* ---- a client ---- */
 typedef struct tu_call {
