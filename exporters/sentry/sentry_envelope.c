@@ -15,7 +15,7 @@ static void put_json(pp_strbuf *sb, json_object *o) {
         return;
     }
     size_t n = 0;
-    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
+    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
     if (!s) sb->oom = true;
     else pp_sb_append(sb, s, n);
     pp_sb_putc(sb, '\n');

@@ -245,15 +245,14 @@ static json_object *parse_java(const lines *L) {
 
 /* ---- JavaScript (V8) ---- */
 
-/* "fn (file.js:10:5)", "file.js:10:5", "async fn (...)": the text after "at ". */
-static void js_frame(const char *s, json_object *v) {
+/* "fn (file.js:10:5)", "fn (native)", "file.js:10:5", "async fn (...)": the
+ * text after "at ". false (and no frame) for anything else. */
+static bool js_frame(const char *s, json_object *v) {
     if (starts(s, "async ")) s += 6;
     size_t len = strlen(s);
-    json_object *f = add_frame(v);
     const char *loc = s, *end = s + len;
     const char *sp = len && s[len - 1] == ')' ? strstr(s, " (") : NULL;
     if (sp) {
-        set_str(f, "function", s, (size_t)(sp - s));
         loc = sp + 2;
         end = s + len - 1;
     }
@@ -267,14 +266,18 @@ static void js_frame(const char *s, json_object *v) {
                 break;
             }
         }
-    if (c1 && all_digits(c1 + 1, (size_t)(c2 - c1 - 1)) && all_digits(c2 + 1, (size_t)(end - c2 - 1))) {
+    bool has_loc = c1 && c1 > loc && all_digits(c1 + 1, (size_t)(c2 - c1 - 1)) &&
+                   all_digits(c2 + 1, (size_t)(end - c2 - 1));
+    if (!sp && !has_loc) return false;
+    json_object *f = add_frame(v);
+    if (sp) set_str(f, "function", s, (size_t)(sp - s));
+    if (has_loc) {
         set_str(f, "filename", loc, (size_t)(c1 - loc));
         set_str(f, "abs_path", loc, (size_t)(c1 - loc));
         json_object_object_add(f, "lineno", json_object_new_int(atoi(c1 + 1)));
         json_object_object_add(f, "colno", json_object_new_int(atoi(c2 + 1)));
-    } else if (!sp) {
-        set_str(f, "filename", loc, (size_t)(end - loc)); /* "native", "<anonymous>" */
     }
+    return true;
 }
 
 static json_object *parse_js(const lines *L) {

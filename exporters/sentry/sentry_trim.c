@@ -7,7 +7,7 @@
 #include "strbuf.h"
 
 static const char *text(json_object *o, size_t *n) {
-    return json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, n);
+    return json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, n);
 }
 
 /* Cuts every string longer than max bytes to about max (on a UTF-8 boundary). */
