@@ -167,19 +167,44 @@ static json_object *otel_context(const pp_sentry_span_ref *r) {
     return otel;
 }
 
+/* A new item with a fresh event_id (copied to event_id); NULL if getrandom failed. */
+static json_object *begin_item(ctx *c, char event_id[33]) {
+    if (pp_sentry_uuid4(event_id) != 0) {
+        c->oom = true;
+        return NULL;
+    }
+    json_object *ev = json_object_new_object();
+    add_str(ev, "event_id", event_id);
+    return ev;
+}
+
+/* contexts: trace (taking ownership) and otel.resource. */
+static void add_contexts(json_object *ev, const pp_sentry_span_ref *r, json_object *trace) {
+    json_object *contexts = json_object_new_object();
+    json_object_object_add(contexts, "trace", trace);
+    json_object_object_add(contexts, "otel", otel_context(r));
+    json_object_object_add(ev, "contexts", contexts);
+}
+
+/* Tags of an item: the span's scalar attributes, then the resource's. */
+static json_object *item_tags(const pp_sentry_span_ref *r) {
+    json_object *tags = json_object_new_object();
+    pp_sentry_add_tags(tags, r->span->attributes, r->span->n_attributes);
+    size_t nres;
+    pp_key_value **kv = res_attrs(r, &nres);
+    pp_sentry_add_tags(tags, kv, nres);
+    return tags;
+}
+
 /* ---- transactions ---- */
 
 static void transaction(ctx *c, const pp_sentry_groups *g, size_t root) {
     const pp_sentry_span_ref *r = &g->v[root];
     const pp_span *s = r->span;
     char event_id[33];
-    if (pp_sentry_uuid4(event_id) != 0) {
-        c->oom = true;
-        return;
-    }
-    json_object *ev = json_object_new_object();
+    json_object *ev = begin_item(c, event_id);
+    if (!ev) return;
     add_str(ev, "type", "transaction");
-    add_str(ev, "event_id", event_id);
     json_object_object_add(ev, "start_timestamp", pp_sentry_time_json(s->start_time_unix_nano));
     json_object_object_add(ev, "timestamp", pp_sentry_time_json(s->end_time_unix_nano));
     const char *source;
@@ -193,21 +218,14 @@ static void transaction(ctx *c, const pp_sentry_groups *g, size_t root) {
     add_owned(c, trace, "description", pp_sentry_span_description(s));
     add_str(trace, "status", pp_sentry_span_status(s));
     json_object_object_add(trace, "data", span_data(s));
-    json_object *contexts = json_object_new_object();
-    json_object_object_add(contexts, "trace", trace);
-    json_object_object_add(contexts, "otel", otel_context(r));
-    json_object_object_add(ev, "contexts", contexts);
+    add_contexts(ev, r, trace);
 
     json_object *spans = json_object_new_array();
     for (size_t m = r->next; m != PP_SENTRY_NONE; m = g->v[m].next)
         json_object_array_add(spans, child_span(c, g->v[m].span));
     json_object_object_add(ev, "spans", spans);
 
-    json_object *tags = json_object_new_object();
-    pp_sentry_add_tags(tags, s->attributes, s->n_attributes);
-    size_t nres;
-    pp_key_value **kv = res_attrs(r, &nres);
-    pp_sentry_add_tags(tags, kv, nres);
+    json_object *tags = item_tags(r);
     add_status_message(tags, s);
     if (r->orphan) pp_sentry_add_tag(tags, "pipit.orphan", "true");
     json_object_object_add(ev, "tags", tags);
@@ -251,12 +269,9 @@ static void error_event(ctx *c, const pp_sentry_groups *g, size_t i, const pp_sp
     const pp_sentry_span_ref *r = &g->v[i];
     const pp_span *s = r->span;
     char event_id[33];
-    if (pp_sentry_uuid4(event_id) != 0) {
-        c->oom = true;
-        return;
-    }
-    json_object *ev = json_object_new_object(), *extra = json_object_new_object();
-    add_str(ev, "event_id", event_id);
+    json_object *ev = begin_item(c, event_id);
+    if (!ev) return;
+    json_object *extra = json_object_new_object();
     json_object_object_add(ev, "timestamp",
                            pp_sentry_time_json(e->time_unix_nano ? e->time_unix_nano : s->end_time_unix_nano));
     add_str(ev, "level", "error");
@@ -266,21 +281,13 @@ static void error_event(ctx *c, const pp_sentry_groups *g, size_t i, const pp_sp
 
     json_object *trace = json_object_new_object();
     add_ids(trace, s);
-    json_object *contexts = json_object_new_object();
-    json_object_object_add(contexts, "trace", trace);
-    json_object_object_add(contexts, "otel", otel_context(r));
-    json_object_object_add(ev, "contexts", contexts);
+    add_contexts(ev, r, trace);
     /* Named after the transaction the span belongs to, as an SDK names an
      * error after the transaction running when it was captured. */
     const char *source;
     add_owned(c, ev, "transaction", pp_sentry_transaction_name(g->v[r->root].span, &source));
 
-    json_object *tags = json_object_new_object();
-    pp_sentry_add_tags(tags, s->attributes, s->n_attributes);
-    size_t nres;
-    pp_key_value **kv = res_attrs(r, &nres);
-    pp_sentry_add_tags(tags, kv, nres);
-    json_object_object_add(ev, "tags", tags);
+    json_object_object_add(ev, "tags", item_tags(r));
     if (json_object_object_length(extra) > 0) json_object_object_add(ev, "extra", extra);
     else json_object_put(extra);
     add_common(ev, r, c->o);

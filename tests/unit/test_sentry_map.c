@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "exporters/sentry/sentry_envelope.h"
 #include "exporters/sentry/sentry_group.h"
 #include "exporters/sentry/sentry_map.h"
 #include "exporters/sentry/sentry_semconv.h"
@@ -612,6 +613,27 @@ static void test_stack_frame_limit(void **state) {
     json_object_put(v);
 }
 
+/* With SENTRY_ENVELOPE_OUT_DIR set, writes each item as a stamped envelope
+ * (item-N.envelope) for checking with Sentry's own parser by hand. */
+static void dump_envelopes(const pp_sentry_items *out) {
+    const char *dir = getenv("SENTRY_ENVELOPE_OUT_DIR");
+    if (!dir) return;
+    for (size_t i = 0; i < out->n; i++) {
+        size_t len, slen;
+        char *env = pp_sentry_envelope_build(pp_sentry_item_type_name(out->v[i].type), out->v[i].event_id,
+                                             "https://k@h/1", out->v[i].json, out->v[i].len, &len);
+        char *sent = pp_sentry_envelope_stamp(env, len, 1795514400000ull, &slen);
+        char path[512];
+        snprintf(path, sizeof path, "%s/item-%zu.envelope", dir, i);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        fwrite(sent, 1, slen, f);
+        fclose(f);
+        free(sent);
+        free(env);
+    }
+}
+
 /* ---- error events ---- */
 
 static pp_span_event *exc_event(pp_arena *a, uint64_t t, size_t n, pp_key_value **kv) {
@@ -704,6 +726,7 @@ static void test_error_events(void **state) {
     assert_jstr(e, "extra/exception.stacktrace", "raw text"); /* nothing lost */
     assert_non_null(strstr(out.v[2].json, "\"timestamp\":1700000000.001003")); /* no time: span end */
     json_object_put(e);
+    dump_envelopes(&out);
     pp_sentry_items_free(&out);
     pp_batch_unref(r.b);
 }
