@@ -60,8 +60,8 @@ void pp_http_body_free(pp_http_body *b) {
     memset(b, 0, sizeof(*b));
 }
 
-/* Decompressed output: grows by doubling up to limit + 1 bytes, the one extra
- * byte proving that the data does not fit. */
+/* Decompressed output: grows fourfold (fewer copies of a big buffer) up to
+ * limit + 1 bytes, the one extra byte proving that the data does not fit. */
 typedef struct outbuf {
     uint8_t *p;
     size_t len, cap, limit;
@@ -78,7 +78,7 @@ static int out_room(outbuf *o, size_t hint, pp_status *st) {
     if (o->len > o->limit) return too_large(o, st);
     if (o->len < o->cap) return 0;
     size_t max = o->limit + 1;
-    size_t cap = o->cap ? o->cap * 2 : (hint < 65536 ? 65536 : hint);
+    size_t cap = o->cap ? o->cap * 4 : (hint < 65536 ? 65536 : hint);
     if (cap > max || cap < o->cap) cap = max;
     uint8_t *p = realloc(o->p, cap);
     if (!p) return pp_fail(st, PP_INTERNAL, "out of memory decompressing the request body");

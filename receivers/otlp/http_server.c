@@ -39,6 +39,8 @@ typedef struct req {
     pp_http_body body;
     size_t admitted; /* bytes reserved with pp_ingest_admit (0: none) */
     bool answered;   /* a response is queued */
+    pp_status failed; /* the body broke a limit: answer this once it is over */
+    size_t drained;   /* bytes dropped since */
     const char *origin; /* the Origin header when CORS allows it (MHD owns the string) */
 } req;
 
@@ -224,13 +226,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_size > 0) {
-        pp_status st;
-        pp_status_clear(&st);
         size_t n = *upload_size;
         *upload_size = 0;
-        if (pp_http_body_append(&q->body, upload, n, &st) != 0) return send_status(s, c, q, &st);
+        if (q->failed.code != PP_OK) {
+            /* MHD cannot answer before the body is over: drain it, but hang
+             * up on a client that sends more than another limit's worth. */
+            q->drained += n;
+            return q->drained > s->limit ? MHD_NO : MHD_YES;
+        }
+        if (pp_http_body_append(&q->body, upload, n, &q->failed) != 0) pp_http_body_free(&q->body);
         return MHD_YES;
     }
+    if (q->failed.code != PP_OK) return send_status(s, c, q, &q->failed);
     pp_http_answer a = {.format = q->fmt};
     pp_http_export(s->in, q->sig, q->enc, q->body.buf, q->body.len, s->limit, &a);
     pp_http_body_free(&q->body); /* the answer may take a while to send */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -448,6 +449,304 @@ static void test_compressed_bodies(void **state) {
     pp_batch_unref(b);
 }
 
+/* ---- limits, slow and hostile clients ---- */
+
+static int raw_connect(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+static void raw_send(int fd, const void *p, size_t n) {
+    assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* Reads until the end of a response's header block (or EOF / 5 s). */
+static void raw_read_head(int fd, char *buf, size_t cap) {
+    size_t n = 0;
+    buf[0] = '\0';
+    while (n + 1 < cap && !strstr(buf, "\r\n\r\n")) {
+        ssize_t r = recv(fd, buf + n, cap - 1 - n, 0);
+        if (r <= 0) break;
+        n += (size_t)r;
+        buf[n] = '\0';
+    }
+}
+
+static void test_content_length_over_limit_is_not_read(void **state) {
+    fx *f = *state;
+    start(f);
+    int fd = raw_connect(pp_http_server_port(f->s));
+    const char req[] = "POST /v1/traces HTTP/1.1\r\nHost: x\r\n"
+                       "Content-Type: application/x-protobuf\r\nContent-Length: 1073741824\r\n\r\n";
+    raw_send(fd, req, sizeof(req) - 1); /* and not one body byte */
+    char head[2048];
+    raw_read_head(fd, head, sizeof(head));
+    if (strncmp(head, "HTTP/1.1 413", 12) != 0) fail_msg("got: %s", head);
+    close(fd);
+    assert_int_equal(atomic_load(&f->adm.acquired), 0); /* refused before reserving */
+}
+
+static void test_chunked_body_counted_as_it_arrives(void **state) {
+    fx *f = *state;
+    f->cfg.max_request_body_size = 65536;
+    start(f);
+    int fd = raw_connect(pp_http_server_port(f->s));
+    const char req[] = "POST /v1/traces HTTP/1.1\r\nHost: x\r\n"
+                       "Content-Type: application/x-protobuf\r\nTransfer-Encoding: chunked\r\n\r\n";
+    raw_send(fd, req, sizeof(req) - 1);
+    static char chunk[8192 + 16];
+    int hl = snprintf(chunk, sizeof(chunk), "2000\r\n");
+    memset(chunk + hl, 'x', 8192);
+    memcpy(chunk + hl + 8192, "\r\n", 2);
+    /* 8 chunks reach the limit; the 9th passes it and is not stored. */
+    for (int i = 0; i < 12; i++) raw_send(fd, chunk, (size_t)hl + 8194);
+    raw_send(fd, "0\r\n\r\n", 5);
+    char head[2048];
+    raw_read_head(fd, head, sizeof(head));
+    if (strncmp(head, "HTTP/1.1 413", 12) != 0) fail_msg("got: %s", head);
+    close(fd);
+
+    /* Under the limit, chunked works. */
+    pp_batch *b = tu_make_traces(1, 1, 4, 5);
+    size_t len;
+    uint8_t *body = pack(b, &len);
+    const char *h[] = {"Content-Type: application/x-protobuf", "Transfer-Encoding: chunked", NULL};
+    tu_http_res r;
+    tu_http_do(NULL, "POST", f->url, h, body, len, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(f->traces.items, 4);
+    tu_http_res_free(&r);
+    free(body);
+    pp_batch_unref(b);
+}
+
+static long vm_hwm_kib(void) {
+    FILE *fp = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (fp && fgets(line, sizeof(line), fp))
+        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+    if (fp) fclose(fp);
+    return kib;
+}
+
+/* 1 GiB of zeros, gzip-compressed by streaming (about 1 MiB). */
+static uint8_t *gzip_bomb(size_t *len) {
+    z_stream z = {0};
+    assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY), Z_OK);
+    static uint8_t zeros[1 << 20];
+    size_t cap = 2u << 20;
+    uint8_t *out = malloc(cap);
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    for (int i = 0; i < 1024; i++) {
+        z.next_in = zeros;
+        z.avail_in = sizeof(zeros);
+        assert_int_equal(deflate(&z, i == 1023 ? Z_FINISH : Z_NO_FLUSH), i == 1023 ? Z_STREAM_END : Z_OK);
+        assert_int_equal(z.avail_in, 0);
+    }
+    *len = z.total_out;
+    deflateEnd(&z);
+    return out;
+}
+
+static void test_gzip_bomb_refused_with_small_memory(void **state) {
+    fx *f = *state;
+    start(f);
+    size_t len;
+    uint8_t *bomb = gzip_bomb(&len);
+    assert_true(len < (2u << 20));
+    long before = vm_hwm_kib();
+    const char *h[] = {"Content-Type: application/x-protobuf", "Content-Encoding: gzip", NULL};
+    tu_http_res r;
+    tu_http_do(NULL, "POST", f->url, h, bomb, len, &r);
+    assert_error(&r, 413, "decompressed request body larger than max_request_body_size");
+    long growth_mib = (vm_hwm_kib() - before) / 1024;
+    print_message("gzip bomb: %zu compressed bytes, peak RSS growth %ld MiB\n", len, growth_mib);
+    assert_true(growth_mib < 64);
+    assert_int_equal(f->traces.batches, 0);
+    tu_http_res_free(&r);
+    free(bomb);
+}
+
+static void test_keep_alive_reuses_one_connection(void **state) {
+    fx *f = *state;
+    start(f);
+    CURL *c = curl_easy_init();
+    long connects = 0;
+    for (int i = 0; i < 20; i++) {
+        tu_http_res r;
+        tu_http_do(c, "POST", f->url, PB, "", 0, &r);
+        assert_int_equal(r.status, 200);
+        connects += r.connects;
+        tu_http_res_free(&r);
+    }
+    /* An error answer keeps the connection too. */
+    tu_http_res r;
+    tu_http_do(c, "POST", f->url, PB, "\xff", 1, &r);
+    assert_int_equal(r.status, 400);
+    connects += r.connects;
+    tu_http_res_free(&r);
+    tu_http_do(c, "POST", f->url, PB, "", 0, &r);
+    connects += r.connects;
+    tu_http_res_free(&r);
+    assert_int_equal(connects, 1);
+    curl_easy_cleanup(c);
+}
+
+static void test_garbage_then_good_request(void **state) {
+    fx *f = *state;
+    start(f);
+    int fd = raw_connect(pp_http_server_port(f->s));
+    static const char junk[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 GARBAGE \xff\xfe\r\n\r\n";
+    raw_send(fd, junk, sizeof(junk) - 1);
+    char head[2048];
+    raw_read_head(fd, head, sizeof(head));
+    if (strncmp(head, "HTTP/1.1 400", 12) != 0) fail_msg("got: %s", head);
+    close(fd);
+
+    /* Headers past the connection's memory are refused, not crashed on. */
+    size_t big = 40000;
+    char *hdr = malloc(big + 16);
+    memcpy(hdr, "X-Big: ", 7);
+    memset(hdr + 7, 'a', big);
+    hdr[7 + big] = '\0';
+    const char *h[] = {"Content-Type: application/x-protobuf", hdr, NULL};
+    tu_http_res r;
+    tu_http_do(NULL, "POST", f->url, h, "", 0, &r);
+    if (r.status != 431 && r.status != 413) fail_msg("oversized headers: status %ld", r.status);
+    tu_http_res_free(&r);
+    free(hdr);
+
+    tu_http_do(NULL, "POST", f->url, PB, "", 0, &r);
+    assert_int_equal(r.status, 200);
+    tu_http_res_free(&r);
+}
+
+static int64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void test_stop_waits_for_in_flight_until_deadline(void **state) {
+    fx *f = *state;
+    start(f);
+    int fd = raw_connect(pp_http_server_port(f->s));
+    const char req[] = "POST /v1/traces HTTP/1.1\r\nHost: x\r\n"
+                       "Content-Type: application/x-protobuf\r\nContent-Length: 1000\r\n\r\n0123456789";
+    raw_send(fd, req, sizeof(req) - 1);
+    for (int i = 0; i < 200 && atomic_load(&f->adm.acquired) == 0; i++) usleep(5000);
+    assert_int_equal(atomic_load(&f->adm.acquired), 1); /* the request is in flight */
+    int64_t t0 = mono_ns();
+    pp_http_server_stop(f->s, t0 + 300 * 1000000LL);
+    int64_t took_ms = (mono_ns() - t0) / 1000000;
+    print_message("stop took %lld ms\n", (long long)took_ms);
+    assert_true(took_ms >= 290);  /* it waited for the upload... */
+    assert_true(took_ms < 2000);  /* ...but not past the deadline */
+    char buf[256];
+    ssize_t n = recv(fd, buf, sizeof(buf), 0); /* the connection is closed */
+    assert_true(n <= 0);
+    close(fd);
+    /* Stopped: new connections are refused. */
+    tu_http_res r;
+    tu_http_do(NULL, "POST", f->url, PB, "", 0, &r);
+    assert_int_equal(r.status, 0);
+    tu_http_res_free(&r);
+}
+
+static void test_stop_without_requests_is_quick(void **state) {
+    fx *f = *state;
+    start(f);
+    int64_t t0 = mono_ns();
+    pp_http_server_stop(f->s, t0 + 5000 * 1000000LL);
+    assert_true((mono_ns() - t0) / 1000000 < 1000);
+    pp_http_server_stop(f->s, 0); /* twice is harmless */
+}
+
+/* ---- CORS and configured headers ---- */
+
+static void cors_setup(fx *f) {
+    f->cfg.cors_present = true;
+    f->origins[0] = "https://*.example.com";
+    f->origins[1] = "http://exact.test";
+    f->cfg.cors.allowed_origins = (pp_cfg_strs){f->origins, 2};
+    f->allowed_headers[0] = "X-Custom";
+    f->cfg.cors.allowed_headers = (pp_cfg_strs){f->allowed_headers, 1};
+    f->cfg.cors.max_age = 7200;
+    f->resp_headers[0] = (pp_cfg_kv){"X-Served-By", "pipit"};
+    f->cfg.response_headers = (pp_cfg_kvs){f->resp_headers, 1};
+}
+
+static void test_cors_preflight(void **state) {
+    fx *f = *state;
+    cors_setup(f);
+    start(f);
+    tu_http_res r;
+    const char *ok[] = {"Origin: https://app.example.com", "Access-Control-Request-Method: POST",
+                        "Access-Control-Request-Headers: content-type, x-custom", NULL};
+    tu_http_do(NULL, "OPTIONS", f->url, ok, NULL, 0, &r);
+    assert_int_equal(r.status, 204);
+    assert_header(&r, "Access-Control-Allow-Origin", "https://app.example.com");
+    assert_header(&r, "Access-Control-Allow-Methods", "POST");
+    assert_header(&r, "Access-Control-Allow-Headers", "content-type, x-custom");
+    assert_header(&r, "Access-Control-Max-Age", "7200");
+    assert_header(&r, "X-Served-By", "pipit");
+    tu_http_res_free(&r);
+
+    const char *bad_origin[] = {"Origin: https://evil.test", "Access-Control-Request-Method: POST",
+                                NULL};
+    tu_http_do(NULL, "OPTIONS", f->url, bad_origin, NULL, 0, &r);
+    assert_int_equal(r.status, 204);
+    assert_header(&r, "Access-Control-Allow-Origin", NULL);
+    tu_http_res_free(&r);
+
+    const char *bad_header[] = {"Origin: http://exact.test", "Access-Control-Request-Method: POST",
+                                "Access-Control-Request-Headers: x-other", NULL};
+    tu_http_do(NULL, "OPTIONS", f->url, bad_header, NULL, 0, &r);
+    assert_int_equal(r.status, 204);
+    assert_header(&r, "Access-Control-Allow-Origin", NULL);
+    tu_http_res_free(&r);
+
+    /* Not a preflight (no Access-Control-Request-Method): OPTIONS is 405. */
+    const char *plain[] = {"Origin: http://exact.test", NULL};
+    tu_http_do(NULL, "OPTIONS", f->url, plain, NULL, 0, &r);
+    assert_error(&r, 405, "POST");
+    tu_http_res_free(&r);
+}
+
+static void test_cors_actual_request_and_response_headers(void **state) {
+    fx *f = *state;
+    cors_setup(f);
+    start(f);
+    tu_http_res r;
+    const char *h[] = {"Content-Type: application/x-protobuf", "Origin: http://exact.test", NULL};
+    tu_http_do(NULL, "POST", f->url, h, "", 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_header(&r, "Access-Control-Allow-Origin", "http://exact.test");
+    assert_header(&r, "Vary", "Origin");
+    assert_header(&r, "X-Served-By", "pipit");
+    tu_http_res_free(&r);
+
+    const char *other[] = {"Content-Type: application/x-protobuf", "Origin: http://exact.test.evil",
+                           NULL};
+    tu_http_do(NULL, "POST", f->url, other, "", 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_header(&r, "Access-Control-Allow-Origin", NULL);
+    assert_header(&r, "X-Served-By", "pipit");
+    tu_http_res_free(&r);
+
+    tu_http_do(NULL, "GET", f->url, NULL, NULL, 0, &r); /* errors carry them too */
+    assert_int_equal(r.status, 405);
+    assert_header(&r, "X-Served-By", "pipit");
+    tu_http_res_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_traces_protobuf_ok, setup, teardown),
@@ -458,6 +757,17 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_503_retry_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compressed_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_content_length_over_limit_is_not_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chunked_body_counted_as_it_arrives, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gzip_bomb_refused_with_small_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_alive_reuses_one_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_then_good_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_waits_for_in_flight_until_deadline, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stop_without_requests_is_quick, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cors_preflight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cors_actual_request_and_response_headers, setup,
+                                        teardown),
     };
     curl_global_init(CURL_GLOBAL_ALL);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
