@@ -6,55 +6,11 @@
 #include <string.h>
 
 #include "config.h"
+#include "fake_schema.h"
 
 /* ---- Fake factories -------------------------------------------------------- */
 
-typedef struct fake_exp_cfg {
-    char *endpoint;
-    char *api_key;
-    bool enabled;
-    int64_t workers;
-    double ratio;
-    int64_t timeout;
-    char *compression;
-    bool tls_present;
-    struct { bool insecure; char *ca_file; } tls;
-    pp_cfg_kvs headers;
-    pp_cfg_strs tags;
-    const pp_node *raw;
-} fake_exp_cfg;
-
-static const char *const compressions[] = {"none", "gzip", "zstd", NULL};
-
-static const pp_cfg_field tls_schema[] = {
-    {"insecure", PP_CFG_BOOL, offsetof(fake_exp_cfg, tls.insecure) - offsetof(fake_exp_cfg, tls)},
-    {"ca_file", PP_CFG_STRING, offsetof(fake_exp_cfg, tls.ca_file) - offsetof(fake_exp_cfg, tls)},
-    {0},
-};
-
-static const pp_cfg_field exp_schema[] = {
-    {"endpoint", PP_CFG_STRING, offsetof(fake_exp_cfg, endpoint), PP_CFG_REQUIRED},
-    {"api_key", PP_CFG_STRING, offsetof(fake_exp_cfg, api_key), PP_CFG_SECRET},
-    {"enabled", PP_CFG_BOOL, offsetof(fake_exp_cfg, enabled)},
-    {"workers", PP_CFG_INT, offsetof(fake_exp_cfg, workers), .min = 1, .max = 16},
-    {"ratio", PP_CFG_FLOAT, offsetof(fake_exp_cfg, ratio)},
-    {"timeout", PP_CFG_DURATION, offsetof(fake_exp_cfg, timeout)},
-    {"compression", PP_CFG_ENUM, offsetof(fake_exp_cfg, compression), .choices = compressions},
-    {"tls", PP_CFG_STRUCT, offsetof(fake_exp_cfg, tls), PP_CFG_HAS_PRESENT, .children = tls_schema,
-     .present_offset = offsetof(fake_exp_cfg, tls_present)},
-    {"headers", PP_CFG_STRING_MAP, offsetof(fake_exp_cfg, headers)},
-    {"tags", PP_CFG_STRING_LIST, offsetof(fake_exp_cfg, tags)},
-    {"raw", PP_CFG_NODE, offsetof(fake_exp_cfg, raw)},
-    {"sending_queue_legacy", PP_CFG_IGNORED},
-    {0},
-};
-
-static void exp_defaults(void *p) {
-    fake_exp_cfg *c = p;
-    c->compression = strdup("gzip");
-    c->workers = 2;
-    c->timeout = 5000000000;
-}
+typedef fake_cfg fake_exp_cfg;
 
 /* A cross-field check, to see validate run (and not run after decode errors). */
 static size_t exp_validate(const void *p, const char *path, pp_diag *d) {
@@ -91,8 +47,8 @@ static const pp_factory fake_processor = {
 };
 static const pp_factory fake_exporter = {
     .kind = PP_EXPORTER, .type = "fakeexp", .signals = PP_SIG_BIT(PP_TRACES),
-    .config_size = sizeof(fake_exp_cfg), .schema = exp_schema,
-    .config_defaults = exp_defaults, .config_validate = exp_validate,
+    .config_size = sizeof(fake_exp_cfg), .schema = fake_schema,
+    .config_defaults = fake_defaults, .config_validate = exp_validate,
 };
 static const pp_factory fake_metrics_exporter = {
     .kind = PP_EXPORTER, .type = "fakemexp", .signals = PP_SIG_BIT(PP_METRICS),

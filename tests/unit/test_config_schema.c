@@ -5,58 +5,15 @@
 #include <string.h>
 
 #include "config_schema.h"
+#include "fake_schema.h"
 
-typedef struct tls_cfg {
-    char *ca_file;
-    bool insecure;
-} tls_cfg;
-
-typedef struct test_cfg {
-    char *endpoint;
-    char *token;
-    bool enabled;
-    int64_t workers;
-    double ratio;
-    int64_t timeout;
-    char *compression;
-    bool tls_present;
-    tls_cfg tls;
-    pp_cfg_kvs headers;
-    pp_cfg_strs tags;
-    const pp_node *raw;
-} test_cfg;
-
-static const char *const compressions[] = {"none", "gzip", "zstd", NULL};
-
-static const pp_cfg_field tls_schema[] = {
-    {"ca_file", PP_CFG_STRING, offsetof(tls_cfg, ca_file)},
-    {"insecure", PP_CFG_BOOL, offsetof(tls_cfg, insecure)},
-    {0},
-};
-
-static const pp_cfg_field schema[] = {
-    {"endpoint", PP_CFG_STRING, offsetof(test_cfg, endpoint), PP_CFG_REQUIRED},
-    {"token", PP_CFG_STRING, offsetof(test_cfg, token), PP_CFG_SECRET},
-    {"enabled", PP_CFG_BOOL, offsetof(test_cfg, enabled)},
-    {"workers", PP_CFG_INT, offsetof(test_cfg, workers), .min = 1, .max = 64},
-    {"ratio", PP_CFG_FLOAT, offsetof(test_cfg, ratio)},
-    {"timeout", PP_CFG_DURATION, offsetof(test_cfg, timeout), .min = 0, .max = 120000000000},
-    {"compression", PP_CFG_ENUM, offsetof(test_cfg, compression), .choices = compressions},
-    {"tls", PP_CFG_STRUCT, offsetof(test_cfg, tls), PP_CFG_HAS_PRESENT, .children = tls_schema,
-     .present_offset = offsetof(test_cfg, tls_present)},
-    {"headers", PP_CFG_STRING_MAP, offsetof(test_cfg, headers)},
-    {"tags", PP_CFG_STRING_LIST, offsetof(test_cfg, tags)},
-    {"raw", PP_CFG_NODE, offsetof(test_cfg, raw)},
-    {"old_knob", PP_CFG_IGNORED},
-    {0},
-};
+typedef fake_cfg test_cfg;
+static const pp_cfg_field *const schema = fake_schema;
 
 static void defaults(test_cfg *c) {
     memset(c, 0, sizeof(*c));
+    fake_defaults(c);
     c->endpoint = strdup("localhost:4317");
-    c->compression = strdup("gzip");
-    c->workers = 4;
-    c->timeout = 5000000000;
     c->tls.ca_file = strdup("/default/ca.pem");
 }
 
@@ -75,7 +32,7 @@ static void test_decode_every_type(void **state) {
     defaults(&c);
     pp_node *root;
     size_t errs = decode("endpoint: collector:4317\n"
-                         "token: s3cret\n"
+                         "api_key: s3cret\n"
                          "enabled: True\n"
                          "workers: 8\n"
                          "ratio: 0.25\n"
@@ -90,7 +47,7 @@ static void test_decode_every_type(void **state) {
     assert_int_equal(errs, 0);
     assert_int_equal(d.errors, 0);
     assert_string_equal(c.endpoint, "collector:4317"); /* the default was freed (ASan) */
-    assert_string_equal(c.token, "s3cret");
+    assert_string_equal(c.api_key, "s3cret");
     assert_true(c.enabled);
     assert_int_equal(c.workers, 8);
     assert_true(c.ratio > 0.2499 && c.ratio < 0.2501);
@@ -146,7 +103,7 @@ static void test_decode_errors_all_reported(void **state) {
     test_cfg c;
     defaults(&c);
     pp_node *root;
-    size_t errs = decode("token: [not, a, string]\n"
+    size_t errs = decode("api_key: [not, a, string]\n"
                          "enabled: yes\n"
                          "workers: 65\n"
                          "ratio: lots\n"
@@ -159,9 +116,9 @@ static void test_decode_errors_all_reported(void **state) {
                          "zzzzzz: 1\n",
                          &c, &d, &root);
     assert_true(pp_diag_has(&d, "exporters.x.endpoint", "required"));
-    assert_true(pp_diag_has(&d, "exporters.x.token", "expected a string, got a list"));
+    assert_true(pp_diag_has(&d, "exporters.x.api_key", "expected a string, got a list"));
     assert_true(pp_diag_has(&d, "exporters.x.enabled", "expected true or false, got \"yes\""));
-    assert_true(pp_diag_has(&d, "exporters.x.workers", "must be between 1 and 64, got 65"));
+    assert_true(pp_diag_has(&d, "exporters.x.workers", "must be between 1 and 16, got 65"));
     assert_true(pp_diag_has(&d, "exporters.x.ratio", "expected a number, got \"lots\""));
     assert_true(pp_diag_has(&d, "exporters.x.timeout", "expected a duration like \"5s\", got \"abc\""));
     assert_true(pp_diag_has(&d, "exporters.x.compresion", "unknown key (did you mean \"compression\"?)"));

@@ -1,0 +1,64 @@
+# lib.sh -- helpers for integration tests (sourced). Every test starts what it
+# needs on 127.0.0.1, and the EXIT trap stops it, whatever happens.
+set -euo pipefail
+
+: "${PIPIT_BIN:?PIPIT_BIN must point at the pipit binary (ctest sets it)}"
+: "${PIPIT_SOURCE_DIR:?}"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pipit-it.XXXXXX")
+PIDS=()
+
+cleanup() {
+  local rc=$?
+  for pid in "${PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
+  done
+  if [ $rc -ne 0 ] && [ -d "$WORK" ]; then
+    for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "---- $f"; tail -n 40 "$f"; }; done
+  fi
+  rm -rf "$WORK"
+  exit $rc
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok - $*"; }
+
+# A TCP port on 127.0.0.1 that is free right now.
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Polls a URL until it answers 200 (at most $2 seconds, default 10).
+wait_http() {
+  local url=$1 limit=${2:-10} i
+  for ((i = 0; i < limit * 20; i++)); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null)" = 200 ] && return 0
+    sleep 0.05
+  done
+  fail "$url did not answer 200 within ${limit}s"
+}
+
+# Starts pipit in the background: start_pipit NAME ARGS...; sets PIPIT_PID.
+start_pipit() {
+  local name=$1; shift
+  "$PIPIT_BIN" "$@" >"$WORK/$name.out" 2>"$WORK/$name.log" &
+  PIPIT_PID=$!
+  PIDS+=("$PIPIT_PID")
+}
+
+# Sends SIGTERM and waits at most $2 seconds (default 5); prints the exit code
+# and the elapsed milliseconds ("rc ms").
+stop_pipit() {
+  local pid=$1 limit=${2:-5} start end rc
+  start=$(date +%s%N)
+  kill -TERM "$pid"
+  for ((i = 0; i < limit * 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.01
+  done
+  kill -0 "$pid" 2>/dev/null && fail "pid $pid still running ${limit}s after SIGTERM"
+  set +e; wait "$pid"; rc=$?; set -e
+  end=$(date +%s%N)
+  echo "$rc $(((end - start) / 1000000))"
+}
