@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "google/rpc/status.pb-c.h"
+#include "otlp_json.h"
 
 /* google.rpc.Code values used in Status bodies. */
 enum { RPC_INVALID_ARGUMENT = 3, RPC_RESOURCE_EXHAUSTED = 8, RPC_UNIMPLEMENTED = 12,
@@ -50,7 +51,9 @@ static uint8_t *status_protobuf(int code, const char *msg, size_t *len) {
 
 void pp_http_answer_error(pp_http_answer *a, unsigned status, int grpc_code, const char *msg) {
     size_t len = 0;
-    uint8_t *body = status_protobuf(grpc_code, msg, &len);
+    uint8_t *body = a->format == PP_FMT_JSON
+                        ? (uint8_t *)pp_otlp_json_encode_status(grpc_code, msg, &len)
+                        : status_protobuf(grpc_code, msg, &len);
     a->status = body ? status : 500;
     set_body(a, body, body ? len : 0);
 }
@@ -75,16 +78,31 @@ void pp_http_answer_status(pp_http_answer *a, const pp_status *st) {
 }
 
 /* A full success: an Export*ServiceResponse with partial_success unset, which
- * in protobuf is the empty message. */
-static void answer_ok(pp_http_answer *a) {
+ * in protobuf is the empty message and in JSON "{}". */
+static void answer_ok(pp_http_answer *a, pp_signal sig) {
+    size_t len = 0;
+    char *json = NULL;
+    if (a->format == PP_FMT_JSON && !(json = pp_otlp_json_encode_response(sig, 0, NULL, &len))) {
+        pp_http_answer_error(a, 500, RPC_INTERNAL, "out of memory");
+        return;
+    }
     a->status = 200;
-    set_body(a, NULL, 0);
+    set_body(a, (uint8_t *)json, len);
 }
 
 static int ingest(pp_ingest *in, pp_signal sig, pp_http_format f, const uint8_t *data, size_t len,
                   pp_status *st) {
-    (void)f;
-    return pp_ingest_protobuf(in, sig, data, len, st);
+    if (f == PP_FMT_PROTOBUF) return pp_ingest_protobuf(in, sig, data, len, st);
+    if (!pp_ingest_has(in, sig)) /* the same answer as the protobuf path, without decoding */
+        return pp_ingest_protobuf(in, sig, NULL, 0, st);
+    pp_batch *b = pp_otlp_json_decode(sig, (const char *)data, len, st);
+    if (!b) {
+        if (st->code == PP_INVALID) pp_counter_add(in->failed_decode[sig], 1);
+        return -1;
+    }
+    int rc = pp_ingest_batch(in, b, st);
+    pp_batch_unref(b);
+    return rc;
 }
 
 void pp_http_export(pp_ingest *in, pp_signal sig, pp_http_encoding enc, const uint8_t *body,
@@ -98,7 +116,7 @@ void pp_http_export(pp_ingest *in, pp_signal sig, pp_http_encoding enc, const ui
         pp_http_answer_status(a, &st);
         return;
     }
-    if (ingest(in, sig, a->format, plain ? plain : body, plain_len, &st) == 0) answer_ok(a);
+    if (ingest(in, sig, a->format, plain ? plain : body, plain_len, &st) == 0) answer_ok(a, sig);
     else pp_http_answer_status(a, &st);
     free(plain);
 }

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <json-c/json.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,34 +21,11 @@
 
 #include "admission.h"
 #include "google/rpc/status.pb-c.h"
+#include "otlp_json.h"
 #include "receivers/otlp/otlp_receiver.h"
 #include "telemetry.h"
 
 /* ---- fakes ---- */
-
-/* The memory budget: refuses once `cap` bytes are held; counts calls so the
- * tests can check that every reservation is released. */
-struct pp_admission {
-    atomic_size_t held;
-    size_t cap;
-    atomic_int acquired, released;
-};
-
-int pp_admission_acquire(pp_admission *a, size_t n, pp_status *st) {
-    if (atomic_load(&a->held) + n > a->cap) {
-        pp_fail(st, PP_UNAVAILABLE, "memory budget exhausted");
-        st->retry_after_ms = 2500;
-        return -1;
-    }
-    atomic_fetch_add(&a->held, n);
-    atomic_fetch_add(&a->acquired, 1);
-    return 0;
-}
-
-void pp_admission_release(pp_admission *a, size_t n) {
-    atomic_fetch_sub(&a->held, n);
-    atomic_fetch_add(&a->released, 1);
-}
 
 /* A consumer that keeps the protobuf encoding of the last batch, or refuses. */
 typedef struct fake_next {
@@ -90,7 +68,7 @@ static int fake_auth_check(pp_server_auth *a, const char *value, pp_status *st) 
 typedef struct fx {
     pp_metrics *metrics;
     pp_host host;
-    struct pp_admission adm;
+    pp_admission *adm;
     pp_server_auth auth;
     fake_next traces, metrics_next;
     pp_ingest in;
@@ -106,9 +84,9 @@ static fx *F;
 static int setup(void **state) {
     fx *f = calloc(1, sizeof(*f));
     f->metrics = pp_metrics_new();
-    f->adm.cap = SIZE_MAX;
+    f->adm = pp_admission_new();
     f->host.metrics = f->metrics;
-    f->host.admission = &f->adm;
+    f->host.admission = f->adm;
     f->traces.c.consume = fake_consume;
     f->metrics_next.c.consume = fake_consume;
     pthread_mutex_init(&f->traces.mu, NULL);
@@ -141,8 +119,8 @@ static int teardown(void **state) {
     fx *f = *state;
     pp_http_server_free(f->s);
     /* Every reservation made for a request was given back. */
-    assert_int_equal(atomic_load(&f->adm.held), 0);
-    assert_int_equal(atomic_load(&f->adm.acquired), atomic_load(&f->adm.released));
+    assert_int_equal(pp_admission_in_flight(f->adm), 0);
+    pp_admission_free(f->adm);
     free(f->traces.last);
     free(f->metrics_next.last);
     pthread_mutex_destroy(&f->traces.mu);
@@ -366,12 +344,14 @@ static void test_refusals_503_retry_after(void **state) {
 
     /* The memory budget refuses before the body is read. */
     f->traces.refuse = PP_OK;
-    f->adm.cap = len - 1;
+    pp_admission_set_limit(f->adm, len * PP_ADMISSION_DECODE_FACTOR - 1, 0);
+    pp_admission_set_retry_after(f->adm, 2500);
     tu_http_do(NULL, "POST", f->url, PB, body, len, &r);
-    assert_error(&r, 503, "memory budget");
+    assert_error(&r, 503, "memory limit");
     assert_header(&r, "Retry-After", "3");
     tu_http_res_free(&r);
-    f->adm.cap = len;
+    pp_admission_set_limit(f->adm, 0, 0);
+    pp_admission_set_limit(f->adm, len * PP_ADMISSION_DECODE_FACTOR, 0);
     tu_http_do(NULL, "POST", f->url, PB, body, len, &r);
     assert_int_equal(r.status, 200);
     tu_http_res_free(&r);
@@ -488,7 +468,6 @@ static void test_content_length_over_limit_is_not_read(void **state) {
     raw_read_head(fd, head, sizeof(head));
     if (strncmp(head, "HTTP/1.1 413", 12) != 0) fail_msg("got: %s", head);
     close(fd);
-    assert_int_equal(atomic_load(&f->adm.acquired), 0); /* refused before reserving */
 }
 
 static void test_chunked_body_counted_as_it_arrives(void **state) {
@@ -641,8 +620,8 @@ static void test_stop_waits_for_in_flight_until_deadline(void **state) {
     const char req[] = "POST /v1/traces HTTP/1.1\r\nHost: x\r\n"
                        "Content-Type: application/x-protobuf\r\nContent-Length: 1000\r\n\r\n0123456789";
     raw_send(fd, req, sizeof(req) - 1);
-    for (int i = 0; i < 200 && atomic_load(&f->adm.acquired) == 0; i++) usleep(5000);
-    assert_int_equal(atomic_load(&f->adm.acquired), 1); /* the request is in flight */
+    for (int i = 0; i < 200 && pp_admission_in_flight(f->adm) == 0; i++) usleep(5000);
+    assert_true(pp_admission_in_flight(f->adm) > 0); /* the request is in flight */
     int64_t t0 = mono_ns();
     pp_http_server_stop(f->s, t0 + 300 * 1000000LL);
     int64_t took_ms = (mono_ns() - t0) / 1000000;
@@ -747,6 +726,125 @@ static void test_cors_actual_request_and_response_headers(void **state) {
     tu_http_res_free(&r);
 }
 
+/* ---- OTLP/JSON ---- */
+
+static const char *JS[] = {"Content-Type: application/json; charset=utf-8", NULL};
+
+static const char MINIMAL_SPAN[] =
+    "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":"
+    "{\"stringValue\":\"svc\"}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"lib\"},\"spans\":[{"
+    "\"traceId\":\"5B8EFFF798038103D269B633813FC60C\",\"spanId\":\"EEE19B7EC3C1B174\",\"name\":"
+    "\"op\",\"kind\":2,\"startTimeUnixNano\":\"1544712660000000000\",\"endTimeUnixNano\":"
+    "\"1544712661000000000\"}]}]}]}";
+
+/* The "message" of a JSON Status body (asserts the body is one). */
+static char *json_message(const tu_http_res *r) {
+    json_object *o = json_tokener_parse(r->body);
+    assert_non_null(o);
+    json_object *m;
+    assert_true(json_object_object_get_ex(o, "message", &m));
+    char *out = strdup(json_object_get_string(m));
+    json_object_put(o);
+    return out;
+}
+
+static void test_json_export(void **state) {
+    fx *f = *state;
+    start(f);
+    tu_http_res r;
+    tu_http_do(NULL, "POST", f->url, JS, MINIMAL_SPAN, strlen(MINIMAL_SPAN), &r);
+    assert_int_equal(r.status, 200);
+    assert_header(&r, "Content-Type", "application/json");
+    assert_string_equal(r.body, "{}");
+    tu_http_res_free(&r);
+    /* What arrived: the span with its hex ids as bytes and its values. */
+    pp_status st;
+    pp_batch *got = pp_batch_decode(PP_TRACES, f->traces.last, f->traces.last_len, &st);
+    assert_non_null(got);
+    assert_int_equal(got->items, 1);
+    const pp_span *sp = got->traces->resource_spans[0]->scope_spans[0]->spans[0];
+    static const uint8_t tid[16] = {0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03,
+                                    0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6, 0x0c};
+    assert_int_equal(sp->trace_id.len, 16);
+    assert_memory_equal(sp->trace_id.data, tid, 16);
+    assert_string_equal(sp->name, "op");
+    assert_int_equal(sp->kind, 2);
+    assert_int_equal(sp->start_time_unix_nano, 1544712660000000000ULL);
+    pp_batch_unref(got);
+
+    /* A full fixture of each signal arrives exactly as the codec decodes it. */
+    static const struct { const char *file; int metrics; } fixtures[] = {
+        {"traces_full.json", 0}, {"metrics_full.json", 1}};
+    for (size_t i = 0; i < 2; i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/tests/data/otlp-json/%s", getenv("PIPIT_SOURCE_DIR"),
+                 fixtures[i].file);
+        size_t len;
+        char *json = tu_read_file(path, &len);
+        assert_non_null(json);
+        pp_signal sig = fixtures[i].metrics ? PP_METRICS : PP_TRACES;
+        pp_batch *want = pp_otlp_json_decode(sig, json, len, &st);
+        assert_non_null(want);
+        size_t wlen;
+        uint8_t *wbytes = pack(want, &wlen);
+        tu_http_do(NULL, "POST", fixtures[i].metrics ? f->metrics_url : f->url, JS, json, len, &r);
+        assert_int_equal(r.status, 200);
+        fake_next *n = fixtures[i].metrics ? &f->metrics_next : &f->traces;
+        assert_int_equal(n->last_len, wlen);
+        assert_memory_equal(n->last, wbytes, wlen);
+        assert_int_equal(pp_counter_value(f->in.accepted[sig]), want->items + (sig == PP_TRACES));
+        tu_http_res_free(&r);
+        free(wbytes);
+        pp_batch_unref(want);
+        free(json);
+    }
+}
+
+static void test_json_errors(void **state) {
+    fx *f = *state;
+    start(f);
+    tu_http_res r;
+    tu_http_do(NULL, "POST", f->url, JS, "{\"resourceSpans\": [", 19, &r);
+    assert_int_equal(r.status, 400);
+    assert_header(&r, "Content-Type", "application/json");
+    char *m = json_message(&r);
+    assert_true(strlen(m) > 0);
+    free(m);
+    tu_http_res_free(&r);
+
+    char bad[sizeof(MINIMAL_SPAN)];
+    memcpy(bad, MINIMAL_SPAN, sizeof(bad));
+    char *id = strstr(bad, "5B8EFFF7");
+    memmove(id, id + 2, strlen(id + 2) + 1); /* 30 hex characters */
+    tu_http_do(NULL, "POST", f->url, JS, bad, strlen(bad), &r);
+    assert_int_equal(r.status, 400);
+    m = json_message(&r);
+    if (!strstr(m, "traceId")) fail_msg("message \"%s\" does not name traceId", m);
+    free(m);
+    tu_http_res_free(&r);
+
+    char url[160];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/logs", pp_http_server_port(f->s));
+    tu_http_do(NULL, "POST", url, JS, "{}", 2, &r);
+    assert_int_equal(r.status, 404);
+    assert_header(&r, "Content-Type", "application/json");
+    m = json_message(&r);
+    assert_non_null(strstr(m, "logs"));
+    free(m);
+    tu_http_res_free(&r);
+
+    f->traces.refuse = PP_UNAVAILABLE;
+    tu_http_do(NULL, "POST", f->url, JS, MINIMAL_SPAN, strlen(MINIMAL_SPAN), &r);
+    assert_int_equal(r.status, 503);
+    assert_header(&r, "Retry-After", "1");
+    m = json_message(&r);
+    assert_string_equal(m, "refused by the fake");
+    free(m);
+    tu_http_res_free(&r);
+    assert_int_equal(f->traces.batches, 0);
+    assert_int_equal(pp_counter_value(f->in.failed_decode[PP_TRACES]), 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_traces_protobuf_ok, setup, teardown),
@@ -757,6 +855,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_503_retry_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compressed_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_export, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_content_length_over_limit_is_not_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunked_body_counted_as_it_arrives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gzip_bomb_refused_with_small_memory, setup, teardown),
