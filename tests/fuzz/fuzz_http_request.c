@@ -6,7 +6,7 @@
  * Input: byte 0 picks the signal (bit 0), the format (bit 1) and the
  * encoding (bits 2-4); the rest is the body. The body limit is 1 MiB so that
  * bombs are refused quickly. Not built by CMake: compile http_export.c,
- * http_body.c, ingest.c, agent/*.c but main.c and the generated protos into an
+ * http_body.c, ingest.c, the agent sources but main.c and the generated protos into an
  * archive with clang -fsanitize=fuzzer-no-link,address,undefined, then link
  * this file with -fsanitize=fuzzer against it. */
 #include <stdint.h>
