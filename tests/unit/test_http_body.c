@@ -12,24 +12,9 @@
 #include "receivers/otlp/http_cors.h"
 #include "receivers/otlp/http_export.h"
 
-static uint8_t *zlib_compress(const uint8_t *in, size_t n, int wbits, size_t *out_len) {
-    z_stream z = {0};
-    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    size_t cap = deflateBound(&z, n) + 64;
-    uint8_t *out = malloc(cap);
-    z.next_in = (Bytef *)(uintptr_t)in;
-    z.avail_in = (uInt)n;
-    z.next_out = out;
-    z.avail_out = (uInt)cap;
-    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
-    *out_len = z.total_out;
-    deflateEnd(&z);
-    return out;
-}
-
 static uint8_t *compress_as(pp_http_encoding e, const uint8_t *in, size_t n, size_t *len) {
-    if (e == PP_ENC_GZIP) return zlib_compress(in, n, 31, len);
-    if (e == PP_ENC_DEFLATE) return zlib_compress(in, n, 15, len);
+    if (e == PP_ENC_GZIP) return tu_zlib_compress(in, n, 31, len);
+    if (e == PP_ENC_DEFLATE) return tu_zlib_compress(in, n, 15, len);
     uint8_t *out;
     if (e == PP_ENC_ZSTD) {
         out = malloc(ZSTD_compressBound(n));
@@ -89,7 +74,7 @@ static void test_corrupt_and_truncated(void **state) {
     }
     /* gzip members one after another are one body, as Go reads them. */
     size_t l1, l2;
-    uint8_t *a = zlib_compress(text, 5, 31, &l1), *b = zlib_compress(text + 5, 6, 31, &l2);
+    uint8_t *a = tu_zlib_compress(text, 5, 31, &l1), *b = tu_zlib_compress(text + 5, 6, 31, &l2);
     uint8_t *both = malloc(l1 + l2);
     memcpy(both, a, l1);
     memcpy(both + l1, b, l2);

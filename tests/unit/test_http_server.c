@@ -362,21 +362,6 @@ static void test_refusals_503_retry_after(void **state) {
 
 /* ---- compression ---- */
 
-static uint8_t *zlib_compress(const uint8_t *in, size_t n, int wbits, size_t *out_len) {
-    z_stream z = {0};
-    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    size_t cap = deflateBound(&z, n) + 64;
-    uint8_t *out = malloc(cap);
-    z.next_in = (Bytef *)(uintptr_t)in;
-    z.avail_in = (uInt)n;
-    z.next_out = out;
-    z.avail_out = (uInt)cap;
-    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
-    *out_len = z.total_out;
-    deflateEnd(&z);
-    return out;
-}
-
 static void post_encoded(fx *f, const char *encoding, const uint8_t *body, size_t len,
                          long want) {
     char ce[64];
@@ -396,13 +381,13 @@ static void test_compressed_bodies(void **state) {
     uint8_t *body = pack(b, &len);
     uint8_t *c;
 
-    c = zlib_compress(body, len, 15 + 16, &clen);
+    c = tu_zlib_compress(body, len, 15 + 16, &clen);
     post_encoded(f, "gzip", c, clen, 200);
     free(c);
-    c = zlib_compress(body, len, 15, &clen);
+    c = tu_zlib_compress(body, len, 15, &clen);
     post_encoded(f, "deflate", c, clen, 200);
     free(c);
-    c = zlib_compress(body, len, -15, &clen); /* raw deflate, as Go's flate writes */
+    c = tu_zlib_compress(body, len, -15, &clen); /* raw deflate, as Go's flate writes */
     post_encoded(f, "DEFLATE", c, clen, 200);
     free(c);
     clen = ZSTD_compressBound(len);
@@ -421,7 +406,7 @@ static void test_compressed_bodies(void **state) {
 
     post_encoded(f, "gzip", c, clen, 400); /* snappy bytes are not gzip */
     free(c);
-    c = zlib_compress(body, len, 15 + 16, &clen);
+    c = tu_zlib_compress(body, len, 15 + 16, &clen);
     post_encoded(f, "gzip", c, clen - 9, 400); /* truncated */
     free(c);
     assert_int_equal(f->traces.batches, 6);

@@ -86,6 +86,10 @@ void tu_http_do(void *curl, const char *method, const char *url, const char *con
 const char *tu_http_header(const tu_http_res *r, const char *name, char *buf, size_t n);
 void tu_http_res_free(tu_http_res *r);
 
+/* in[0..n) deflated in one go (wbits as deflateInit2: 31 gzip, 15 zlib,
+ * -15 raw); malloc'd, *out_len bytes. */
+uint8_t *tu_zlib_compress(const uint8_t *in, size_t n, int wbits, size_t *out_len);
+
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 uint16_t tu_free_port(void);
 /* A socket listening on 127.0.0.1 (port 0: any); *port receives the port. */
