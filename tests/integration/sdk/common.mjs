@@ -77,12 +77,14 @@ export const hrToNs = (hr) => BigInt(Math.trunc(hr[0])) * 1000000000n + BigInt(M
 // ---- typed values ----
 
 // A JS attribute value, typed the way the OTLP exporters encode it
-// (otlp-transformer toAnyValue: integral numbers are intValue).
+// (otlp-transformer: integral numbers within the int64 range are intValue).
 export function typedFromJs(v) {
   if (v === null || v === undefined) return {};
   if (typeof v === 'string') return { s: v };
   if (typeof v === 'boolean') return { b: v };
-  if (typeof v === 'number') return Number.isInteger(v) ? { i: String(v) } : { d: v };
+  if (typeof v === 'number') {
+    return Number.isInteger(v) && v >= -(2 ** 63) && v < 2 ** 63 ? { i: BigInt(v).toString() } : { d: v };
+  }
   if (v instanceof Uint8Array) return { bytes: Buffer.from(v).toString('base64') };
   if (Array.isArray(v)) return { a: v.map(typedFromJs) };
   if (typeof v === 'object') return { kv: attrsFromJs(v) };
@@ -161,6 +163,7 @@ export class CheckedExporter {
     this.onExport = onExport;
     this.inflight = 0;
     this.exported = 0;
+    this.handed = 0; // items the SDK has passed to export() so far
     this.calls = 0;
     this.failures = [];
     if (inner.selectAggregationTemporality) {
@@ -178,6 +181,7 @@ export class CheckedExporter {
     }
     this.inflight++;
     this.calls++;
+    this.handed += n;
     this.inner.export(items, (result) => {
       this.inflight--;
       if (result.code === EXPORT_SUCCESS) this.exported += n;
