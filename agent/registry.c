@@ -13,6 +13,7 @@ extern const pp_factory pp_debug_exporter;
 extern const pp_factory pp_file_exporter;
 extern const pp_factory pp_bearertokenauth_extension;
 extern const pp_factory pp_health_check_extension;
+extern const pp_factory pp_otlp_receiver;
 
 static const pp_factory *const factories[] = {
     &pp_batch_processor,
@@ -21,6 +22,7 @@ static const pp_factory *const factories[] = {
     &pp_file_exporter,
     &pp_bearertokenauth_extension,
     &pp_health_check_extension,
+    &pp_otlp_receiver,
 };
 
 /* Tests add factories of their own (fakes) with pp_registry_set_extra. */
