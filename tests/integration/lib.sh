@@ -63,22 +63,6 @@ stop_pipit() {
   STOP_MS=$(((end - start) / 1000000))
 }
 
-# Sends SIGTERM and waits at most $2 seconds (default 5) in this shell (only a
-# child's parent can read its exit code: stop_pipit, run in a $(...) or <(...)
-# subshell, cannot). Sets STOP_RC and STOP_MS.
-stop_pipit_here() {
-  local pid=$1 limit=${2:-5} start i
-  start=$(date +%s%N)
-  kill -TERM "$pid"
-  for ((i = 0; i < limit * 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.01
-  done
-  kill -0 "$pid" 2>/dev/null && fail "pid $pid still running ${limit}s after SIGTERM"
-  set +e; wait "$pid"; STOP_RC=$?; set -e
-  STOP_MS=$((($(date +%s%N) - start) / 1000000))
-}
-
 # ---- end to end with the OpenTelemetry JS SDK (otlp_sdk*.test.sh) ----
 # The senders in tests/integration/sdk use the exact SDK versions of
 # package-lock.json; tools/install-deps.sh --test installs them.
@@ -169,7 +153,7 @@ sdk_case() {
   what=spans; [ "$signal" = metrics ] && what=metric_points
   accepted=$(sdk_metric "otelcol_receiver_accepted_${what}_total{receiver=\"otlp\",transport=\"$transport\"}")
   sent=$(sdk_metric "otelcol_exporter_sent_${what}_total{exporter=\"file\"}")
-  stop_pipit_here "$PIPIT_PID" 20
+  stop_pipit "$PIPIT_PID" 20
   [ "$STOP_RC" = 0 ] || fail "$name: pipit exited $STOP_RC after SIGTERM"
   node "$SDK_DIR/check.mjs" --expected "$WORK/$name.expected.jsonl" --actual "$SDK_FILE" ||
     fail "$name: what pipit delivered differs from what the SDK sent"

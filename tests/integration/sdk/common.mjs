@@ -37,6 +37,13 @@ export function die(msg) {
 
 export const PROTOCOLS = ['grpc', 'http/protobuf', 'http/json'];
 
+// The options both senders take, checked.
+export function checkTransportArgs(args, usage) {
+  if (!PROTOCOLS.includes(args.protocol)) die(`--protocol must be one of ${PROTOCOLS.join(', ')}\n${usage}`);
+  if (!args.endpoint || !args.out) die(`--endpoint and --out are required\n${usage}`);
+  if (!['none', 'gzip'].includes(args.compression)) die('--compression must be none or gzip');
+}
+
 // The URL an exporter wants: gRPC takes the endpoint as is; the HTTP exporters
 // take the full URL, so "/v1/<signal>" is added to a bare endpoint.
 export function exporterUrl(protocol, endpoint, signal) {

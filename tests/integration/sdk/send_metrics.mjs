@@ -24,7 +24,7 @@ import { OTLPMetricExporter as JsonExporter, AggregationTemporalityPreference }
   from '@opentelemetry/exporter-metrics-otlp-http';
 
 import {
-  CheckedExporter, PROTOCOLS, attrsFromJs, canonical, die, exporterUrl, hrToNs, installDiag,
+  CheckedExporter, checkTransportArgs, attrsFromJs, canonical, die, exporterUrl, hrToNs, installDiag,
   parseCli, writeLines,
 } from './common.mjs';
 
@@ -44,9 +44,7 @@ const args = parseCli({
   seed: { type: 'string', default: '1' },
   out: { type: 'string' },
 }, USAGE);
-if (!PROTOCOLS.includes(args.protocol)) die(`--protocol must be one of ${PROTOCOLS.join(', ')}\n${USAGE}`);
-if (!args.endpoint || !args.out) die(`--endpoint and --out are required\n${USAGE}`);
-if (!['none', 'gzip'].includes(args.compression)) die('--compression must be none or gzip');
+checkTransportArgs(args, USAGE);
 if (!['cumulative', 'delta'].includes(args.temporality)) die('--temporality must be cumulative or delta');
 const rounds = Number(args.rounds);
 const INSTRUMENTS = 5;

@@ -15,7 +15,7 @@ import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trac
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 
 import {
-  CheckedExporter, PROTOCOLS, attrsFromJs, die, exporterUrl, hrTime, installDiag, parseCli,
+  CheckedExporter, checkTransportArgs, attrsFromJs, die, exporterUrl, hrTime, installDiag, parseCli,
   prng, sleep, writeLines,
 } from './common.mjs';
 
@@ -31,9 +31,7 @@ const args = parseCli({
   seed: { type: 'string', default: '1' },
   out: { type: 'string' },
 }, USAGE);
-if (!PROTOCOLS.includes(args.protocol)) die(`--protocol must be one of ${PROTOCOLS.join(', ')}\n${USAGE}`);
-if (!args.endpoint || !args.out) die(`--endpoint and --out are required\n${USAGE}`);
-if (!['none', 'gzip'].includes(args.compression)) die('--compression must be none or gzip');
+checkTransportArgs(args, USAGE);
 const nTraces = Number(args.traces);
 const perTrace = Number(args['spans-per-trace']);
 const seed = Number(args.seed);
