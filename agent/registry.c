@@ -10,6 +10,7 @@
 extern const pp_factory pp_batch_processor;
 extern const pp_factory pp_memory_limiter_processor;
 extern const pp_factory pp_debug_exporter;
+extern const pp_factory pp_file_exporter;
 extern const pp_factory pp_bearertokenauth_extension;
 extern const pp_factory pp_health_check_extension;
 extern const pp_factory pp_otlp_receiver;
@@ -18,6 +19,7 @@ static const pp_factory *const factories[] = {
     &pp_batch_processor,
     &pp_memory_limiter_processor,
     &pp_debug_exporter,
+    &pp_file_exporter,
     &pp_bearertokenauth_extension,
     &pp_health_check_extension,
     &pp_otlp_receiver,
