@@ -11,12 +11,14 @@ extern const pp_factory pp_batch_processor;
 extern const pp_factory pp_debug_exporter;
 extern const pp_factory pp_health_check_extension;
 extern const pp_factory pp_probabilistic_sampler_processor;
+extern const pp_factory pp_tail_sampling_processor;
 
 static const pp_factory *const factories[] = {
     &pp_batch_processor,
     &pp_debug_exporter,
     &pp_health_check_extension,
     &pp_probabilistic_sampler_processor,
+    &pp_tail_sampling_processor,
 };
 
 /* Tests add factories of their own (fakes) with pp_registry_set_extra. */
