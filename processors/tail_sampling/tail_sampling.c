@@ -41,9 +41,9 @@ typedef struct ts_config {
 
 static const pp_cfg_field cache_fields[] = {
     {.key = "sampled_cache_size", .type = PP_CFG_INT,
-     .offset = offsetof(ts_config, decision_cache.sampled_cache_size), .min = 0, .max = INT32_MAX},
+     .offset = offsetof(ts_config, decision_cache.sampled_cache_size) - offsetof(ts_config, decision_cache), .min = 0, .max = INT32_MAX},
     {.key = "non_sampled_cache_size", .type = PP_CFG_INT,
-     .offset = offsetof(ts_config, decision_cache.non_sampled_cache_size), .min = 0, .max = INT32_MAX},
+     .offset = offsetof(ts_config, decision_cache.non_sampled_cache_size) - offsetof(ts_config, decision_cache), .min = 0, .max = INT32_MAX},
     {0},
 };
 
@@ -57,7 +57,8 @@ static const pp_cfg_field ts_schema[] = {
     {.key = "expected_new_traces_per_sec", .type = PP_CFG_INT,
      .offset = offsetof(ts_config, expected_new_traces_per_sec), .min = 0, .max = INT32_MAX,
      .help = "sizing hint"},
-    {.key = "decision_cache", .type = PP_CFG_STRUCT, .children = cache_fields,
+    {.key = "decision_cache", .type = PP_CFG_STRUCT, .offset = offsetof(ts_config, decision_cache),
+     .children = cache_fields,
      .help = "remembered decisions for late spans"},
     {.key = "policies", .type = PP_CFG_NODE, .offset = offsetof(ts_config, policies),
      .flags = PP_CFG_REQUIRED, .help = "the sampling policies"},

@@ -30,7 +30,8 @@ typedef struct raw_policy {
     struct { const pp_node *drop_sub_policy; } drop;
 } raw_policy;
 
-#define F(st, k, t) {.key = #k, .type = t, .offset = offsetof(raw_policy, st.k)}
+/* Offsets of a sub-map's keys are relative to its struct. */
+#define F(st, k, t) {.key = #k, .type = t, .offset = offsetof(raw_policy, st.k) - offsetof(raw_policy, st)}
 static const pp_cfg_field latency_f[] = {F(latency, threshold_ms, PP_CFG_INT),
                                          F(latency, upper_threshold_ms, PP_CFG_INT), {0}};
 static const pp_cfg_field status_f[] = {F(status_code, status_codes, PP_CFG_STRING_LIST), {0}};
