@@ -23,6 +23,7 @@
 #include "component.h"
 #include "drops.h"
 #include "log.h"
+#include "tick.h"
 #include "ts_policy.h"
 #include "ts_store.h"
 
@@ -105,8 +106,7 @@ typedef struct ts_proc {
     int eviction; /* 0 decide, 1 sample, 2 drop */
     atomic_size_t bytes, traces; /* totals over shards, for the gauges */
     atomic_bool stopping;
-    uv_timer_t timer;
-    bool timer_started;
+    pp_tick tick;
 
     pp_counter *global[2], *new_traces, *too_early, *evicted[EV_COUNT], *late[2];
     pp_counter *dropped_refused, *dropped_evicted;
@@ -389,13 +389,7 @@ static int ts_start(void *inst, pp_host *host, pp_status *st) {
     /* Tick at most every second, and at least 4 times per decision_wait. */
     uint64_t period = (uint64_t)(p->cfg->decision_wait_ns / 4000000);
     if (period > 1000) period = 1000;
-    if (period < 1) period = 1;
-    if (uv_timer_init(host->loop, &p->timer) != 0)
-        return pp_fail(st, PP_INTERNAL, "%s: cannot create timer", p->component);
-    p->timer.data = p;
-    uv_timer_start(&p->timer, on_tick, period, period);
-    p->timer_started = true;
-    return 0;
+    return pp_tick_start(&p->tick, host->loop, period, on_tick, p, p->component, st);
 }
 
 static pp_consumer *ts_consumer(void *inst, pp_signal s) {
@@ -408,11 +402,7 @@ static void ts_shutdown(void *inst, pp_host *host) {
     (void)host;
     ts_proc *p = inst;
     atomic_store(&p->stopping, true);
-    if (p->timer_started) {
-        uv_timer_stop(&p->timer);
-        uv_close((uv_handle_t *)&p->timer, NULL);
-        p->timer_started = false;
-    }
+    pp_tick_stop(&p->tick);
     decide_due(p, true);
 }
 

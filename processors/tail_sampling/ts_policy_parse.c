@@ -202,6 +202,16 @@ static unsigned status_bit(const char *s) {
     return 0;
 }
 
+/* A lo..hi range where hi 0 means "no upper bound". Returns the errors. */
+static size_t set_range(ts_policy *p, int64_t lo, int64_t hi, const char *msg, const char *path,
+                        const pp_node *node, pp_diag *d) {
+    p->lo = lo;
+    p->hi = hi;
+    if (hi == 0 || hi >= lo) return 0;
+    pp_diag_error_at(d, path, node, "%s", msg);
+    return 1;
+}
+
 static size_t build(ts_policy *p, raw_policy *r, const pp_node *node, const char *path, pp_diag *d,
                     int depth) {
     size_t errs = 0;
@@ -217,12 +227,8 @@ static size_t build(ts_policy *p, raw_policy *r, const pp_node *node, const char
     switch (p->type) {
     case TS_ALWAYS_SAMPLE: break;
     case TS_LATENCY:
-        p->lo = r->latency.threshold_ms;
-        p->hi = r->latency.upper_threshold_ms;
-        if (p->hi != 0 && p->hi < p->lo) {
-            pp_diag_error_at(d, sub, node, "upper_threshold_ms must be 0 or at least threshold_ms");
-            errs++;
-        }
+        errs += set_range(p, r->latency.threshold_ms, r->latency.upper_threshold_ms,
+                          "upper_threshold_ms must be 0 or at least threshold_ms", sub, node, d);
         break;
     case TS_STATUS_CODE:
         for (size_t i = 0; i < r->status_code.status_codes.count; i++) {
@@ -285,12 +291,8 @@ static size_t build(ts_policy *p, raw_policy *r, const pp_node *node, const char
     }
     case TS_RATE_LIMITING: p->per_second = r->rate_limiting.spans_per_second; break;
     case TS_SPAN_COUNT:
-        p->lo = r->span_count.min_spans;
-        p->hi = r->span_count.max_spans;
-        if (p->hi != 0 && p->hi < p->lo) {
-            pp_diag_error_at(d, sub, node, "max_spans must be 0 or at least min_spans");
-            errs++;
-        }
+        errs += set_range(p, r->span_count.min_spans, r->span_count.max_spans,
+                          "max_spans must be 0 or at least min_spans", sub, node, d);
         break;
     case TS_TRACE_STATE:
         p->key = take(&r->trace_state.key);
