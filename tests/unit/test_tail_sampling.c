@@ -3,6 +3,7 @@
  * limits, the memory budget with a million live traces, shutdown flush. */
 #include "testutil.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,6 +507,47 @@ static void test_shutdown_flushes_and_span_cap(void **state) {
     proc_close(&p);
 }
 
+/* Receiver threads feed at once: every span of every error trace arrives,
+ * exactly once, and no other span does. */
+typedef struct feeder { proc *p; uint64_t first; } feeder;
+static void *feed_thread(void *arg) {
+    feeder *f = arg;
+    static _Thread_local tspan sp[400];
+    for (int round = 0; round < 50; round++) {
+        for (int i = 0; i < 400; i++) {
+            /* 200 traces of 2 spans per batch; the two spans of a trace in
+             * different batches of different threads half of the time */
+            uint64_t id = f->first + (uint64_t)round * 200 + (uint64_t)(i / 2);
+            sp[i] = S(id, id % 4 == 0 ? 2 : 0, NULL, NULL);
+        }
+        pp_batch *b = mk_batch(sp, 400);
+        pp_status st = {0};
+        if (pp_consume(f->p->in, b, &st) != 0) abort();
+        pp_batch_unref(b);
+    }
+    return NULL;
+}
+
+static void test_concurrent_consumers(void **state) {
+    (void)state;
+    proc p;
+    proc_open(&p, "decision_wait: 50ms\nmemory_limit_mib: 1\n"
+                  "policies: [{name: errors, type: status_code, status_code: {status_codes: [ERROR]}}]\n");
+    p.sink.keep = false;
+    pthread_t th[4];
+    feeder f[4];
+    for (int i = 0; i < 4; i++) {
+        f[i] = (feeder){&p, (uint64_t)i * 1000000};
+        pthread_create(&th[i], NULL, feed_thread, &f[i]);
+    }
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    run_until_idle(&p, 3000);
+    proc_shutdown(&p);
+    /* 4 threads x 50 rounds x 200 traces, a quarter errors, 2 spans each */
+    assert_int_equal(p.sink.spans, 4 * 50 * 200 / 4 * 2);
+    proc_close(&p);
+}
+
 static void test_config_errors(void **state) {
     (void)state;
     pp_diag d;
@@ -540,6 +582,7 @@ int main(void) {
         cmocka_unit_test(test_rate_limiting_and_composite),
         cmocka_unit_test(test_memory_budget_million_traces),
         cmocka_unit_test(test_shutdown_flushes_and_span_cap),
+        cmocka_unit_test(test_concurrent_consumers),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
