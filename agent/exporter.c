@@ -171,6 +171,7 @@ static fate split(pp_exporter *e, void *conn, pp_export_request *r, bool sync, c
     pp_batch *half[2];
     if (!r->batch || r->items < 2 || pp_batch_halve(r->batch, &half[0], &half[1]) != 0) {
         drop(e, r, R_TOO_LARGE, why);
+        if (sync) pp_fail(st, PP_TOO_LARGE, "%s: %s", e->component, why);
         return DROPPED;
     }
     char items[24];
