@@ -107,15 +107,15 @@ typedef struct pp_exporter_cfg {
 extern const pp_cfg_field pp_queue_schema[];
 extern const pp_cfg_field pp_retry_schema[];
 extern const pp_cfg_field pp_breaker_schema[];
-#define PP_EXPORTER_CFG_FIELDS(type, member)                                                   \
+#define PP_EXPORTER_CFG_FIELDS(T, member)                                                   \
     {.key = "sending_queue", .type = PP_CFG_STRUCT,                                            \
-     .offset = offsetof(type, member) + offsetof(pp_exporter_cfg, sending_queue),              \
+     .offset = offsetof(T, member) + offsetof(pp_exporter_cfg, sending_queue),              \
      .children = pp_queue_schema},                                                             \
     {.key = "retry_on_failure", .type = PP_CFG_STRUCT,                                         \
-     .offset = offsetof(type, member) + offsetof(pp_exporter_cfg, retry_on_failure),           \
+     .offset = offsetof(T, member) + offsetof(pp_exporter_cfg, retry_on_failure),           \
      .children = pp_retry_schema},                                                             \
     {.key = "circuit_breaker", .type = PP_CFG_STRUCT,                                          \
-     .offset = offsetof(type, member) + offsetof(pp_exporter_cfg, circuit_breaker),            \
+     .offset = offsetof(T, member) + offsetof(pp_exporter_cfg, circuit_breaker),            \
      .children = pp_breaker_schema, .help = "pipit extension: stop hammering a failing backend"}
 
 void pp_exporter_cfg_defaults(pp_exporter_cfg *c);

@@ -10,11 +10,15 @@
 extern const pp_factory pp_batch_processor;
 extern const pp_factory pp_debug_exporter;
 extern const pp_factory pp_health_check_extension;
+extern const pp_factory pp_otlp_exporter;
+extern const pp_factory pp_otlphttp_exporter;
 
 static const pp_factory *const factories[] = {
     &pp_batch_processor,
     &pp_debug_exporter,
     &pp_health_check_extension,
+    &pp_otlp_exporter,
+    &pp_otlphttp_exporter,
 };
 
 /* Tests add factories of their own (fakes) with pp_registry_set_extra. */
