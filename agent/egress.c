@@ -12,6 +12,7 @@ CURL *pp_egress_handle(const pp_egress_opts *o) {
     CURL *c = curl_easy_init();
     if (!c) return NULL;
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (getenv("PP_CURL_VERBOSE")) curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)o->http_version);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "pipit/" PIPIT_VERSION);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);

@@ -157,6 +157,12 @@ static void *otlp_conn_new(void *ctx) {
     otlp_exp *x = ctx;
     CURL *c = pp_egress_handle(&x->opts);
     if (c && x->connect_to) curl_easy_setopt(c, CURLOPT_CONNECT_TO, x->connect_to);
+    /* libcurl before 8.0 fails every request on a reused prior-knowledge h2c
+     * connection ("Error in the HTTP2 framing layer", curl#10634; Debian 12
+     * ships 7.88.1): open a fresh connection per request there. */
+    if (c && x->opts.http_version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE &&
+        curl_version_info(CURLVERSION_NOW)->version_num < 0x080000)
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
     return c;
 }
 
