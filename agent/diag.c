@@ -28,8 +28,9 @@ static char *xstrdup(const char *s) {
     return r;
 }
 
-static void diag_addv(pp_diag *d, pp_severity sev, const char *path, const char *file, int line,
-                      const char *fmt, va_list ap) {
+__attribute__((format(printf, 6, 0))) static void diag_addv(pp_diag *d, pp_severity sev,
+                                                           const char *path, const char *file,
+                                                           int line, const char *fmt, va_list ap) {
     if (d->count == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 16;
         pp_diag_entry *e = realloc(d->entries, cap * sizeof(*e));

@@ -2,7 +2,8 @@
  * handle: TLS settings, headers, per-attempt timeout, abort at the shutdown
  * deadline, and the answer's status, headers (and gRPC trailers, which
  * libcurl hands to the header callback too) and body. Shared by the otlp and
- * otlphttp exporters. */
+ * otlphttp exporters. Set PP_CURL_VERBOSE in the environment to see libcurl's
+ * trace of every request on stderr (debugging only). */
 #ifndef PIPIT_EGRESS_H
 #define PIPIT_EGRESS_H
 

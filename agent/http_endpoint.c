@@ -150,17 +150,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                    MHD_RESPMEM_MUST_FREE);
 }
 
+int pp_http_listen(const char *addr, uint16_t *port, pp_status *st) {
+    char host[256];
+    uint16_t want;
+    if (pp_http_addr_parse(addr, host, sizeof(host), &want, st) < 0) return -1;
+    int err;
+    int fd = listen_on(host, want, &err);
+    if (fd < 0) return pp_fail(st, PP_UNAVAILABLE, "listen on %s: %s", addr, strerror(err));
+    *port = bound_port(fd);
+    return fd;
+}
+
 pp_http_endpoint *pp_http_endpoint_start(const char *addr, const char *path, pp_http_handler fn,
                                          void *arg, pp_status *st) {
-    char host[256];
     uint16_t port;
-    if (pp_http_addr_parse(addr, host, sizeof(host), &port, st) < 0) return NULL;
-    int err;
-    int fd = listen_on(host, port, &err);
-    if (fd < 0) {
-        pp_fail(st, PP_UNAVAILABLE, "listen on %s: %s", addr, strerror(err));
-        return NULL;
-    }
+    int fd = pp_http_listen(addr, &port, st);
+    if (fd < 0) return NULL;
     pp_http_endpoint *e = calloc(1, sizeof(*e));
     if (!e || !(e->path = strdup(path))) {
         close(fd);
@@ -170,7 +175,7 @@ pp_http_endpoint *pp_http_endpoint_start(const char *addr, const char *path, pp_
     }
     e->fn = fn;
     e->arg = arg;
-    e->port = bound_port(fd);
+    e->port = port;
     snprintf(e->addr, sizeof(e->addr), "%s", addr);
     e->daemon = MHD_start_daemon(
         MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,

@@ -28,6 +28,10 @@ typedef struct pp_http_endpoint pp_http_endpoint;
 int pp_http_addr_parse(const char *addr, char *host, size_t hostlen, uint16_t *port,
                        pp_status *st);
 
+/* Binds and listens on addr (port 0 picks a free port); *port gets the bound
+ * port. Returns the socket, or -1 with st "listen on <addr>: <reason>". */
+int pp_http_listen(const char *addr, uint16_t *port, pp_status *st);
+
 /* Listens on addr (port 0 picks a free port) and serves path with fn(arg).
  * Fails with st "listen on <addr>: <reason>" when the port is taken. */
 pp_http_endpoint *pp_http_endpoint_start(const char *addr, const char *path, pp_http_handler fn,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "admission.h"
 #include "config.h"
 #include "log.h"
 #include "metrics_server.h"
@@ -145,12 +146,13 @@ static int cmd_run(const options *o) {
     int rc = 1;
     uv_loop_t loop;
     uv_loop_init(&loop);
-    pp_host host = {.loop = &loop, .metrics = pp_metrics_new(), .health = pp_health_new()};
+    pp_host host = {.loop = &loop, .metrics = pp_metrics_new(), .health = pp_health_new(),
+                    .admission = pp_admission_new()};
     pp_metrics_server *ms = NULL;
     pp_service *svc = NULL;
     uv_signal_t sigterm, sigint;
     pp_status st = {0};
-    if (!host.metrics || !host.health) goto out;
+    if (!host.metrics || !host.health || !host.admission) goto out;
     pp_metrics_add_process(host.metrics);
 
     if (cfg->telemetry.metrics_address &&
@@ -186,6 +188,7 @@ out:
     uv_loop_close(&loop);
     pp_health_free(host.health);
     pp_metrics_free(host.metrics);
+    pp_admission_free(host.admission);
     pp_config_free(cfg);
     return rc;
 }

@@ -220,9 +220,9 @@ static int read_double(dec *d, json_object *v, double *out) {
     case json_type_string: {
         const char *s = json_object_get_string(v);
         size_t n = (size_t)json_object_get_string_len(v);
-        if (strcmp(s, "NaN") == 0) *out = NAN;
-        else if (strcmp(s, "Infinity") == 0) *out = INFINITY;
-        else if (strcmp(s, "-Infinity") == 0) *out = -INFINITY;
+        if (strcmp(s, "NaN") == 0) *out = (double)NAN;
+        else if (strcmp(s, "Infinity") == 0) *out = (double)INFINITY;
+        else if (strcmp(s, "-Infinity") == 0) *out = -(double)INFINITY;
         else {
             /* A numeric string: strtod alone would also take " 1", "inf", "0x1p3". */
             char *end;
@@ -291,14 +291,14 @@ static int read_message(dec *d, json_object *obj, const ProtobufCMessageDescript
                         ProtobufCMessage *msg);
 
 static int read_value(dec *d, const ProtobufCFieldDescriptor *f, json_object *v, void *member) {
-    int64_t i;
-    uint64_t u;
+    int64_t i = 0;
+    uint64_t u = 0;
     switch (f->type) {
     case PROTOBUF_C_TYPE_ENUM:
         if (json_object_is_type(v, json_type_string))
             return fail(d, "enum values must be integers, got the string \"%.40s\"",
                         json_object_get_string(v));
-        /* fall through */
+        __attribute__((fallthrough));
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
     case PROTOBUF_C_TYPE_SFIXED32:

@@ -8,15 +8,21 @@
 #include "component.h"
 
 extern const pp_factory pp_batch_processor;
+extern const pp_factory pp_memory_limiter_processor;
 extern const pp_factory pp_debug_exporter;
+extern const pp_factory pp_bearertokenauth_extension;
 extern const pp_factory pp_health_check_extension;
+extern const pp_factory pp_otlp_receiver;
 extern const pp_factory pp_otlp_exporter;
 extern const pp_factory pp_otlphttp_exporter;
 
 static const pp_factory *const factories[] = {
     &pp_batch_processor,
+    &pp_memory_limiter_processor,
     &pp_debug_exporter,
+    &pp_bearertokenauth_extension,
     &pp_health_check_extension,
+    &pp_otlp_receiver,
     &pp_otlp_exporter,
     &pp_otlphttp_exporter,
 };

@@ -126,8 +126,11 @@ static void drain_outbox(batch_proc *p) {
         pp_batch_unref(b);
         sent++;
     }
-    memmove(p->outbox.items, p->outbox.items + sent, (p->outbox.count - sent) * sizeof(pp_batch *));
-    p->outbox.count -= sent;
+    if (sent > 0) {
+        memmove(p->outbox.items, p->outbox.items + sent,
+                (p->outbox.count - sent) * sizeof(pp_batch *));
+        p->outbox.count -= sent;
+    }
     atomic_store_explicit(&p->outbox_items, p->outbox.nitems, memory_order_relaxed);
 }
 

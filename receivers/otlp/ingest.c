@@ -10,6 +10,7 @@ void pp_ingest_init(pp_ingest *in, const pp_create_params *p, const char *transp
     in->admission = p->host->admission;
     in->auth = NULL;
     pp_metrics *m = p->host->metrics;
+    in->metrics = m;
     const char *labels[] = {"receiver", in->receiver_id, "transport", transport, NULL};
     in->accepted[PP_TRACES] =
         pp_counter_get(m, "otelcol_receiver_accepted_spans",

@@ -19,6 +19,7 @@ typedef struct pp_ingest {
     pp_consumer *next[PP_SIGNAL_COUNT];
     pp_admission *admission; /* NULL: no memory budget */
     pp_server_auth *auth;    /* NULL: no authentication */
+    pp_metrics *metrics;     /* for a transport's own counters (may be NULL) */
     pp_counter *accepted[PP_SIGNAL_COUNT];
     pp_counter *refused[PP_SIGNAL_COUNT];
     pp_counter *failed_decode[PP_SIGNAL_COUNT]; /* requests, not items */

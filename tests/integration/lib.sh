@@ -47,10 +47,10 @@ start_pipit() {
   PIDS+=("$PIPIT_PID")
 }
 
-# Sends SIGTERM and waits at most $2 seconds (default 5); prints the exit code
-# and the elapsed milliseconds ("rc ms").
+# Sends SIGTERM and waits at most $2 seconds (default 5). Sets STOP_RC (the
+# exit code) and STOP_MS (milliseconds from the signal to the exit).
 stop_pipit() {
-  local pid=$1 limit=${2:-5} start end rc
+  local pid=$1 limit=${2:-5} start end i
   start=$(date +%s%N)
   kill -TERM "$pid"
   for ((i = 0; i < limit * 100; i++)); do
@@ -58,7 +58,7 @@ stop_pipit() {
     sleep 0.01
   done
   kill -0 "$pid" 2>/dev/null && fail "pid $pid still running ${limit}s after SIGTERM"
-  set +e; wait "$pid"; rc=$?; set -e
+  set +e; wait "$pid"; STOP_RC=$?; set -e
   end=$(date +%s%N)
-  echo "$rc $(((end - start) / 1000000))"
+  STOP_MS=$(((end - start) / 1000000))
 }

@@ -439,7 +439,7 @@ static void test_ints_as_numbers_or_strings(void **state) {
 static void test_doubles(void **state) {
     (void)state;
     static const struct { const char *json; double want; } cases[] = {
-        {"{\"doubleValue\":\"Infinity\"}", INFINITY}, {"{\"doubleValue\":\"-Infinity\"}", -INFINITY},
+        {"{\"doubleValue\":\"Infinity\"}", (double)INFINITY}, {"{\"doubleValue\":\"-Infinity\"}", -(double)INFINITY},
         {"{\"doubleValue\":\"2.5e3\"}", 2500},        {"{\"doubleValue\":7}", 7},
         {"{\"doubleValue\":-0.125}", -0.125},        {"{\"doubleValue\":1e-300}", 1e-300},
     };

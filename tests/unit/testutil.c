@@ -6,9 +6,11 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static pp_key_value *kv_str(pp_arena *a, const char *k, const char *v) {
     return tu_kv(a, k, tu_any_str(a, v));
@@ -450,6 +452,79 @@ long tu_http(const char *method, const char *url, char **body, char **content_ty
     if (body) *body = b.p;
     else free(b.p);
     return status;
+}
+
+void tu_http_do(void *curl, const char *method, const char *url, const char *const *hdrs,
+                const void *body, size_t len, tu_http_res *res) {
+    CURL *c = curl ? curl : curl_easy_init();
+    memset(res, 0, sizeof(*res));
+    tu_buf b = {calloc(1, 1), 0}, h = {calloc(1, 1), 0};
+    struct curl_slist *list = NULL;
+    for (size_t i = 0; hdrs && hdrs[i]; i++) list = curl_slist_append(list, hdrs[i]);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tu_collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, tu_collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, strcmp(method, body ? "POST" : "GET") ? method : NULL);
+    if (curl_easy_perform(c) == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &res->connects);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(list);
+    if (!curl) curl_easy_cleanup(c);
+    res->body = b.p;
+    res->len = b.len;
+    res->headers = h.p;
+}
+
+const char *tu_http_header(const tu_http_res *r, const char *name, char *buf, size_t n) {
+    size_t nl = strlen(name);
+    for (const char *line = r->headers; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t ll = end ? (size_t)(end - line) : strlen(line);
+        if (ll > nl && line[nl] == ':' && strncasecmp(line, name, nl) == 0) {
+            const char *v = line + nl + 1;
+            while (*v == ' ') v++;
+            size_t vl = (size_t)(line + ll - v);
+            while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == ' ')) vl--;
+            snprintf(buf, n, "%.*s", (int)vl, v);
+            return buf;
+        }
+        line = end ? end + 1 : line + ll;
+    }
+    return NULL;
+}
+
+void tu_http_res_free(tu_http_res *r) {
+    free(r->body);
+    free(r->headers);
+    memset(r, 0, sizeof(*r));
+}
+
+uint8_t *tu_zlib_compress(const uint8_t *in, size_t n, int wbits, size_t *out_len) {
+    z_stream z = {0};
+    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    size_t cap = deflateBound(&z, n) + 64;
+    uint8_t *out = malloc(cap);
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = (uInt)n;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    *out_len = z.total_out;
+    deflateEnd(&z);
+    return out;
 }
 
 int tu_listen(uint16_t *port) {

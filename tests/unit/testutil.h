@@ -66,6 +66,30 @@ pp_resource *tu_resource(pp_arena *a);
  * not NULL, receive malloc'd copies (content_type "" when absent). */
 long tu_http(const char *method, const char *url, char **body, char **content_type);
 
+/* The outcome of tu_http_do: status (0: the request failed), the body and
+ * the raw response header block (both malloc'd, NUL-terminated), and how
+ * many new connections curl opened for it. Free with tu_http_res_free. */
+typedef struct tu_http_res {
+    long status;
+    char *body;
+    size_t len;
+    char *headers;
+    long connects;
+} tu_http_res;
+
+/* One request on curl handle `curl` (a CURL *; NULL: a fresh one), so that
+ * several requests can share a connection. hdrs: NULL-terminated "Name: value"
+ * strings, or NULL. body NULL sends none; otherwise len bytes (method POST). */
+void tu_http_do(void *curl, const char *method, const char *url, const char *const *hdrs,
+                const void *body, size_t len, tu_http_res *res);
+/* The value of response header name (case ignored) copied into buf, or NULL. */
+const char *tu_http_header(const tu_http_res *r, const char *name, char *buf, size_t n);
+void tu_http_res_free(tu_http_res *r);
+
+/* in[0..n) deflated in one go (wbits as deflateInit2: 31 gzip, 15 zlib,
+ * -15 raw); malloc'd, *out_len bytes. */
+uint8_t *tu_zlib_compress(const uint8_t *in, size_t n, int wbits, size_t *out_len);
+
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 uint16_t tu_free_port(void);
 /* A socket listening on 127.0.0.1 (port 0: any); *port receives the port. */
