@@ -26,6 +26,17 @@ const char *pp_compression_name(pp_compression c) {
     return "identity";
 }
 
+/* Doubles *buf up to max bytes; -1 when at max or out of memory. */
+static int grow(uint8_t **buf, size_t *cap, size_t max) {
+    if (*cap >= max) return -1;
+    size_t ncap = *cap * 2 > max ? max : *cap * 2;
+    uint8_t *nb = realloc(*buf, ncap);
+    if (!nb) return -1;
+    *buf = nb;
+    *cap = ncap;
+    return 0;
+}
+
 static int gzip(const uint8_t *in, size_t len, uint8_t **out, size_t *outlen) {
     z_stream z;
     memset(&z, 0, sizeof(z));
@@ -64,14 +75,7 @@ static int gunzip(const uint8_t *in, size_t len, size_t max, uint8_t **out, size
     z.next_in = (Bytef *)(uintptr_t)in;
     z.avail_in = (uInt)len;
     while (buf && rc != Z_STREAM_END) {
-        if (n == cap) {
-            if (cap >= max) break;
-            size_t ncap = cap * 2 > max ? max : cap * 2;
-            uint8_t *nb = realloc(buf, ncap);
-            if (!nb) break;
-            buf = nb;
-            cap = ncap;
-        }
+        if (n == cap && grow(&buf, &cap, max) != 0) break;
         z.next_out = buf + n;
         z.avail_out = (uInt)(cap - n);
         rc = inflate(&z, Z_NO_FLUSH);
@@ -97,14 +101,7 @@ static int unzstd(const uint8_t *in, size_t len, size_t max, uint8_t **out, size
     uint8_t *buf = malloc(cap);
     ZSTD_inBuffer ib = {in, len, 0};
     while (buf && rc != 0) {
-        if (n == cap) {
-            if (cap >= max) break;
-            size_t ncap = cap * 2 > max ? max : cap * 2;
-            uint8_t *nb = realloc(buf, ncap);
-            if (!nb) break;
-            buf = nb;
-            cap = ncap;
-        }
+        if (n == cap && grow(&buf, &cap, max) != 0) break;
         ZSTD_outBuffer ob = {buf, cap, n};
         rc = ZSTD_decompressStream(ds, &ob, &ib);
         n = ob.pos;

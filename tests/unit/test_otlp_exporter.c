@@ -21,8 +21,10 @@
 #include "drops.h"
 #include "exporter.h"
 #include "google/rpc/status.pb-c.h"
+#include "receivers/otlp/grpc_internal.h"
 #include "exporters/otlp/grpc_result.h"
 #include "service.h"
+#include "testutil_world.h"
 
 #define MS 1000000LL
 
@@ -159,46 +161,15 @@ static nghttp2_nv NV(const char *n, const char *v) {
 
 /* A Trailers-Only error answer, with RetryInfo when retry_ms > 0. */
 static void answer_status(nghttp2_session *s, int32_t id, int code, const char *msg, int retry_ms) {
-    char c[8], b64[256] = "";
+    char c[8];
     snprintf(c, sizeof(c), "%d", code);
-    if (retry_ms > 0) {
-        Google__Rpc__Duration d;
-        google__rpc__duration__init(&d);
-        d.seconds = retry_ms / 1000;
-        d.nanos = (retry_ms % 1000) * 1000000;
-        Google__Rpc__RetryInfo ri;
-        google__rpc__retry_info__init(&ri);
-        ri.retry_delay = &d;
-        uint8_t rib[64], stb[160];
-        size_t rilen = google__rpc__retry_info__pack(&ri, rib);
-        Google__Rpc__Any any;
-        google__rpc__any__init(&any);
-        any.type_url = (char *)"type.googleapis.com/google.rpc.RetryInfo";
-        any.value.data = rib;
-        any.value.len = rilen;
-        Google__Rpc__Any *anys[] = {&any};
-        Google__Rpc__Status gs;
-        google__rpc__status__init(&gs);
-        gs.code = code;
-        gs.n_details = 1;
-        gs.details = anys;
-        size_t n = google__rpc__status__pack(&gs, stb);
-        static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        size_t o = 0;
-        for (size_t i = 0; i < n; i += 3) { /* unpadded base64, as gRPC emits */
-            uint32_t v = (uint32_t)stb[i] << 16 | (i + 1 < n ? (uint32_t)stb[i + 1] << 8 : 0) |
-                         (i + 2 < n ? stb[i + 2] : 0);
-            b64[o++] = tab[v >> 18 & 63];
-            b64[o++] = tab[v >> 12 & 63];
-            if (i + 1 < n) b64[o++] = tab[v >> 6 & 63];
-            if (i + 2 < n) b64[o++] = tab[v & 63];
-        }
-        b64[o] = '\0';
-    }
+    /* The receiver's own encoder of google.rpc.Status + RetryInfo (base64). */
+    char *b64 = retry_ms > 0 ? pp_grpc_status_details(code, msg, (uint32_t)retry_ms) : NULL;
     nghttp2_nv nv[] = {NV(":status", "200"), NV("content-type", "application/grpc"),
                        NV("grpc-status", c), NV("grpc-message", msg),
-                       NV("grpc-status-details-bin", b64)};
-    nghttp2_submit_response(s, id, nv, retry_ms > 0 ? 5 : 4, NULL);
+                       NV("grpc-status-details-bin", b64 ? b64 : "")};
+    nghttp2_submit_response(s, id, nv, b64 ? 5 : 4, NULL); /* nghttp2 copies the values */
+    free(b64);
 }
 
 static void respond(nghttp2_session *s, stream *st) {
@@ -368,104 +339,67 @@ static void say(act a, int code, const char *msg, int retry_ms, int rejected) {
 
 /* ---- a service with a fake receiver feeding the otlp exporter ---- */
 
-typedef struct fake_recv { pp_consumer *next[PP_SIGNAL_COUNT]; } fake_recv;
-static fake_recv *the_recv;
-static void *recv_create(const pp_create_params *p, pp_status *st) {
-    (void)st;
-    fake_recv *r = calloc(1, sizeof(*r));
-    memcpy(r->next, p->next, sizeof(r->next));
-    the_recv = r;
-    return r;
-}
-static const pp_factory fake_receiver = {.kind = PP_RECEIVER, .type = "frecv", .signals = 3,
-                                         .create = recv_create, .destroy = free};
-static const pp_factory *const fakes[] = {&fake_receiver};
+static tu_recv *the_recv;
 
-typedef struct world {
-    uv_loop_t loop;
-    pp_host host;
-    pp_config *cfg;
-    pp_service *svc;
-} world;
-
-static world *world_new(const char *exporter_yaml) {
+/* A service: the fake receiver feeding the exporter under test, started. */
+static tu_world *world_new(const char *exporter_yaml) {
     char yaml[2048];
     snprintf(yaml, sizeof(yaml),
-             "receivers: {frecv: }\n"
+             "receivers: {tu_recv: }\n"
              "exporters:\n%s"
              "service:\n  pipelines:\n"
-             "    traces: {receivers: [frecv], exporters: [otlp]}\n"
-             "    metrics: {receivers: [frecv], exporters: [otlp]}\n",
+             "    traces: {receivers: [tu_recv], exporters: [otlp]}\n"
+             "    metrics: {receivers: [tu_recv], exporters: [otlp]}\n",
              exporter_yaml);
-    world *w = calloc(1, sizeof(*w));
-    uv_loop_init(&w->loop);
-    w->host.loop = &w->loop;
-    w->host.metrics = pp_metrics_new();
-    w->host.health = pp_health_new();
-    pp_diag d;
-    pp_diag_init(&d);
-    const char *texts[] = {yaml}, *names[] = {"test.yaml"};
-    w->cfg = pp_config_load_texts(texts, names, 1, &d);
-    if (!w->cfg) pp_diag_print(&d, stderr);
-    assert_non_null(w->cfg);
-    pp_diag_free(&d);
+    tu_world *w = tu_world_new(yaml);
     pp_status st = {0};
-    w->svc = pp_service_build(w->cfg, &w->host, &st);
-    assert_non_null(w->svc);
     assert_int_equal(pp_service_start(w->svc, &st), 0);
+    the_recv = pp_service_instance(w->svc, PP_RECEIVER, "tu_recv", NULL);
+    assert_non_null(the_recv);
     return w;
 }
 
-static void world_free(world *w) {
-    w->host.shutdown_deadline_ns = mono() + 3000 * MS;
-    pp_service_shutdown(w->svc);
-    uv_run(&w->loop, UV_RUN_DEFAULT);
-    pp_service_free(w->svc);
-    uv_loop_close(&w->loop);
-    pp_config_free(w->cfg);
-    pp_health_free(w->host.health);
-    pp_metrics_free(w->host.metrics);
-    free(w);
-}
+static void world_free(tu_world *w) { tu_world_free(w); }
 
 static int send_spans(size_t n, uint32_t seed) {
     pp_batch *b = tu_make_traces(1, 2, n / 2, seed);
     pp_status st = {0};
-    int rc = pp_consume(the_recv->next[PP_TRACES], b, &st);
+    int rc = tu_recv_push(the_recv, b, &st);
     pp_batch_unref(b);
     return rc;
 }
 
-static uint64_t counter(world *w, const char *name) {
+static uint64_t counter(tu_world *w, const char *name) {
     const char *l[] = {"exporter", "otlp", NULL};
     return pp_counter_value(pp_counter_get(w->host.metrics, name, "", l));
 }
-static uint64_t dropped(world *w, const char *reason) {
+static uint64_t dropped(tu_world *w, const char *reason) {
     return pp_counter_value(pp_drops_counter(w->host.metrics, "exporter/otlp", PP_TRACES, reason));
 }
-static uint64_t all_dropped(world *w) {
+static uint64_t all_dropped(tu_world *w) {
     return dropped(w, "permanent_error") + dropped(w, "retries_exhausted") +
            dropped(w, "too_large") + dropped(w, "shutdown_deadline");
 }
 
 /* Waits (bounded) until counter `name` reaches n. */
-static void await_counter(world *w, const char *name, uint64_t n) {
+static void await_counter(tu_world *w, const char *name, uint64_t n) {
     for (int i = 0; i < 5000 && counter(w, name) < n; i++) sleep_ms(1);
 }
 
 static char cfg_text[1024];
 static const char *retry_yaml = "{initial_interval: 10ms, max_interval: 50ms}";
+static const char *timeout_yaml = "3s"; /* generous: ASan builds under a loaded ctest are slow */
 static const char *exporter_cfg(uint16_t port, const char *extra) {
     snprintf(cfg_text, sizeof(cfg_text),
              "  otlp:\n"
              "    endpoint: 127.0.0.1:%u\n"
              "    tls: {insecure: true}\n"
-             "    timeout: 300ms\n"
+             "    timeout: %s\n"
              "    headers: {x-tenant: acme}\n"
              "    retry_on_failure: %s\n"
              "    sending_queue: {num_consumers: 2}\n"
              "%s",
-             port, retry_yaml, extra);
+             port, timeout_yaml, retry_yaml, extra);
     return cfg_text;
 }
 
@@ -478,11 +412,11 @@ static void test_sends_with_each_compression(void **state) {
         peer_start(0);
         char extra[64];
         snprintf(extra, sizeof(extra), "    compression: %s\n", comps[i]);
-        world *w = world_new(exporter_cfg(P.port, extra));
+        tu_world *w = world_new(exporter_cfg(P.port, extra));
         for (uint32_t k = 0; k < 5; k++) assert_int_equal(send_spans(10, k), 0);
         pp_batch *m = tu_make_metrics(3, 4, 9);
         pp_status st = {0};
-        assert_int_equal(pp_consume(the_recv->next[PP_METRICS], m, &st), 0);
+        assert_int_equal(tu_recv_push(the_recv, m, &st), 0);
         pp_batch_unref(m);
         await_counter(w, "otelcol_exporter_sent_spans", 50);
         await_counter(w, "otelcol_exporter_sent_metric_points", 12);
@@ -507,7 +441,7 @@ static void test_unavailable_three_times_then_ok(void **state) {
     peer_reset();
     for (int i = 0; i < 3; i++) say(A_STATUS, 14, "backend warming up", 0, 0);
     peer_start(0);
-    world *w = world_new(exporter_cfg(P.port, ""));
+    tu_world *w = world_new(exporter_cfg(P.port, ""));
     assert_int_equal(send_spans(20, 1), 0);
     await_counter(w, "otelcol_exporter_sent_spans", 20);
     assert_int_equal(counter(w, "otelcol_exporter_sent_spans"), 20);
@@ -525,7 +459,7 @@ static void test_resource_exhausted(void **state) {
     say(A_STATUS, 8, "quota", 40, 0);
     peer_start(0);
     retry_yaml = "{initial_interval: 60s, max_interval: 60s}";
-    world *w = world_new(exporter_cfg(P.port, ""));
+    tu_world *w = world_new(exporter_cfg(P.port, ""));
     retry_yaml = "{initial_interval: 10ms, max_interval: 50ms}";
     int64_t t0 = mono();
     assert_int_equal(send_spans(6, 1), 0);
@@ -555,7 +489,7 @@ static void test_too_large_is_split(void **state) {
     peer_reset();
     P.too_large_over = 8;
     peer_start(0);
-    world *w = world_new(exporter_cfg(P.port, ""));
+    tu_world *w = world_new(exporter_cfg(P.port, ""));
     assert_int_equal(send_spans(30, 1), 0);
     await_counter(w, "otelcol_exporter_sent_spans", 30);
     assert_int_equal(counter(w, "otelcol_exporter_sent_spans"), 30);
@@ -572,7 +506,7 @@ static void test_invalid_argument_dropped(void **state) {
     peer_reset();
     say(A_STATUS, 3, "span name is not valid UTF-8", 0, 0);
     peer_start(0);
-    world *w = world_new(exporter_cfg(P.port, ""));
+    tu_world *w = world_new(exporter_cfg(P.port, ""));
     assert_int_equal(send_spans(8, 1), 0);
     for (int i = 0; i < 3000 && dropped(w, "permanent_error") < 8; i++) sleep_ms(1);
     assert_int_equal(dropped(w, "permanent_error"), 8);
@@ -589,7 +523,9 @@ static void test_stall_past_timeout_then_ok(void **state) {
     peer_reset();
     say(A_STALL, 0, NULL, 0, 0);
     peer_start(0);
-    world *w = world_new(exporter_cfg(P.port, ""));
+    timeout_yaml = "300ms";
+    tu_world *w = world_new(exporter_cfg(P.port, ""));
+    timeout_yaml = "3s";
     assert_int_equal(send_spans(4, 1), 0);
     await_counter(w, "otelcol_exporter_sent_spans", 4);
     assert_int_equal(counter(w, "otelcol_exporter_sent_spans"), 4);
@@ -605,7 +541,7 @@ static void test_refused_connections_then_back(void **state) {
     peer_reset();
     uint16_t port = tu_free_port();
     /* Failures open the breaker; it probes every 100ms until the peer is back. */
-    world *w = world_new(exporter_cfg(port, "    circuit_breaker: {cool_down: 100ms}\n"));
+    tu_world *w = world_new(exporter_cfg(port, "    circuit_breaker: {cool_down: 100ms}\n"));
     for (uint32_t k = 0; k < 3; k++) assert_int_equal(send_spans(10, k), 0);
     sleep_ms(300); /* nobody listens: connection refused, retried */
     assert_true(counter(w, "pipit_exporter_retries") >= 1);
@@ -624,7 +560,7 @@ static void test_partial_success(void **state) {
     peer_reset();
     say(A_PARTIAL, 0, NULL, 0, 3);
     peer_start(0);
-    world *w = world_new(exporter_cfg(P.port, ""));
+    tu_world *w = world_new(exporter_cfg(P.port, ""));
     assert_int_equal(send_spans(10, 1), 0);
     await_counter(w, "otelcol_exporter_send_failed_spans", 3);
     assert_int_equal(counter(w, "otelcol_exporter_sent_spans"), 7);
@@ -637,39 +573,9 @@ static void test_partial_success(void **state) {
 
 static void test_retry_delay_decoding(void **state) {
     (void)state;
-    /* google.rpc.Status{details:[Any{RetryInfo{retry_delay{seconds:2,nanos:5e8}}}]} */
-    Google__Rpc__Duration d;
-        google__rpc__duration__init(&d);
-    d.seconds = 2;
-    d.nanos = 500000000;
-    Google__Rpc__RetryInfo ri;
-        google__rpc__retry_info__init(&ri);
-    ri.retry_delay = &d;
-    uint8_t rib[32], stb[128];
-    Google__Rpc__Any any;
-        google__rpc__any__init(&any);
-    any.type_url = (char *)"type.googleapis.com/google.rpc.RetryInfo";
-    any.value.data = rib;
-    any.value.len = google__rpc__retry_info__pack(&ri, rib);
-    Google__Rpc__Any *anys[] = {&any};
-    Google__Rpc__Status gs;
-        google__rpc__status__init(&gs);
-    gs.n_details = 1;
-    gs.details = anys;
-    size_t n = google__rpc__status__pack(&gs, stb);
-    char b64[256];
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)stb[i] << 16 | (i + 1 < n ? (uint32_t)stb[i + 1] << 8 : 0) |
-                     (i + 2 < n ? stb[i + 2] : 0);
-        b64[o++] = tab[v >> 18 & 63];
-        b64[o++] = tab[v >> 12 & 63];
-        b64[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
-        b64[o++] = i + 2 < n ? tab[v & 63] : '=';
-    }
-    b64[o] = '\0';
+    char *b64 = pp_grpc_status_details(14, "later", 2500);
     assert_int_equal(pp_grpc_retry_delay(b64), 2500 * MS);
+    free(b64);
     assert_int_equal(pp_grpc_retry_delay("not base64!"), 0);
     assert_int_equal(pp_grpc_retry_delay(NULL), 0);
 }
@@ -693,7 +599,7 @@ static void test_config_errors(void **state) {
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char yaml[512];
         snprintf(yaml, sizeof(yaml),
-                 "receivers: {frecv: }\n%sservice: {pipelines: {traces: {receivers: [frecv], "
+                 "receivers: {tu_recv: }\n%sservice: {pipelines: {traces: {receivers: [tu_recv], "
                  "exporters: [otlp]}}}\n",
                  bad[i]);
         pp_diag d;
@@ -711,7 +617,7 @@ static void test_config_errors(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    pp_registry_set_extra(fakes, 1);
+    tu_world_register_fakes();
     pthread_mutex_init(&P.lock, NULL);
     return 0;
 }

@@ -18,6 +18,7 @@
 #include "egress.h"
 #include "otlp_json.h"
 #include "service.h"
+#include "testutil_world.h"
 
 #define MS 1000000LL
 
@@ -148,25 +149,13 @@ static void say(unsigned code, const char *retry_after, const char *body, const 
 
 /* ---- service with a fake receiver ---- */
 
-typedef struct fake_recv { pp_consumer *next[PP_SIGNAL_COUNT]; } fake_recv;
-static fake_recv *the_recv;
-static void *recv_create(const pp_create_params *p, pp_status *st) {
-    (void)st;
-    fake_recv *r = calloc(1, sizeof(*r));
-    memcpy(r->next, p->next, sizeof(r->next));
-    the_recv = r;
-    return r;
-}
-static const pp_factory fake_receiver = {.kind = PP_RECEIVER, .type = "frecv", .signals = 3,
-                                         .create = recv_create, .destroy = free};
-static const pp_factory *const fakes[] = {&fake_receiver};
+static tu_recv *the_recv;
 
-typedef struct world { uv_loop_t loop; pp_host host; pp_config *cfg; pp_service *svc; } world;
-
-static world *world_new(uint16_t port, const char *extra) {
+/* A service: the fake receiver feeding the exporter under test, started. */
+static tu_world *world_new(uint16_t port, const char *extra) {
     char yaml[2048];
     snprintf(yaml, sizeof(yaml),
-             "receivers: {frecv: }\n"
+             "receivers: {tu_recv: }\n"
              "exporters:\n"
              "  otlphttp:\n"
              "    endpoint: http://127.0.0.1:%u/\n"
@@ -175,54 +164,33 @@ static world *world_new(uint16_t port, const char *extra) {
              "    retry_on_failure: {initial_interval: 10ms, max_interval: 50ms}\n"
              "%s"
              "service:\n  pipelines:\n"
-             "    traces: {receivers: [frecv], exporters: [otlphttp]}\n",
+             "    traces: {receivers: [tu_recv], exporters: [otlphttp]}\n",
              port, extra);
-    world *w = calloc(1, sizeof(*w));
-    uv_loop_init(&w->loop);
-    w->host.loop = &w->loop;
-    w->host.metrics = pp_metrics_new();
-    w->host.health = pp_health_new();
-    pp_diag d;
-    pp_diag_init(&d);
-    const char *texts[] = {yaml}, *names[] = {"test.yaml"};
-    w->cfg = pp_config_load_texts(texts, names, 1, &d);
-    if (!w->cfg) pp_diag_print(&d, stderr);
-    assert_non_null(w->cfg);
-    pp_diag_free(&d);
+    tu_world *w = tu_world_new(yaml);
     pp_status st = {0};
-    w->svc = pp_service_build(w->cfg, &w->host, &st);
-    assert_non_null(w->svc);
     assert_int_equal(pp_service_start(w->svc, &st), 0);
+    the_recv = pp_service_instance(w->svc, PP_RECEIVER, "tu_recv", NULL);
+    assert_non_null(the_recv);
     return w;
 }
 
-static void world_free(world *w) {
-    w->host.shutdown_deadline_ns = mono() + 3000 * MS;
-    pp_service_shutdown(w->svc);
-    uv_run(&w->loop, UV_RUN_DEFAULT);
-    pp_service_free(w->svc);
-    uv_loop_close(&w->loop);
-    pp_config_free(w->cfg);
-    pp_health_free(w->host.health);
-    pp_metrics_free(w->host.metrics);
-    free(w);
-}
+static void world_free(tu_world *w) { tu_world_free(w); }
 
 static void send_spans(size_t n) {
     pp_batch *b = tu_make_traces(1, 1, n, (uint32_t)n);
     pp_status st = {0};
-    assert_int_equal(pp_consume(the_recv->next[PP_TRACES], b, &st), 0);
+    assert_int_equal(tu_recv_push(the_recv, b, &st), 0);
     pp_batch_unref(b);
 }
 
-static uint64_t counter(world *w, const char *name) {
+static uint64_t counter(tu_world *w, const char *name) {
     const char *l[] = {"exporter", "otlphttp", NULL};
     return pp_counter_value(pp_counter_get(w->host.metrics, name, "", l));
 }
-static uint64_t dropped(world *w, const char *reason) {
+static uint64_t dropped(tu_world *w, const char *reason) {
     return pp_counter_value(pp_drops_counter(w->host.metrics, "exporter/otlphttp", PP_TRACES, reason));
 }
-static void await_counter(world *w, const char *name, uint64_t n) {
+static void await_counter(tu_world *w, const char *name, uint64_t n) {
     for (int i = 0; i < 5000 && counter(w, name) < n; i++) sleep_ms(1);
 }
 
@@ -235,7 +203,7 @@ static void test_ok_proto_and_json(void **state) {
         struct MHD_Daemon *d = server_start(&port);
         char extra[64];
         snprintf(extra, sizeof(extra), "    encoding: %s\n", enc[i]);
-        world *w = world_new(port, extra);
+        tu_world *w = world_new(port, extra);
         for (int k = 0; k < 4; k++) send_spans(5);
         await_counter(w, "otelcol_exporter_sent_spans", 20);
         world_free(w);
@@ -254,7 +222,7 @@ static void test_partial_success(void **state) {
     uint16_t port;
     struct MHD_Daemon *d = server_start(&port);
     say(200, NULL, "partial:4", "application/x-protobuf");
-    world *w = world_new(port, "");
+    tu_world *w = world_new(port, "");
     send_spans(10);
     await_counter(w, "otelcol_exporter_send_failed_spans", 4);
     assert_int_equal(counter(w, "otelcol_exporter_sent_spans"), 6);
@@ -270,7 +238,7 @@ static void test_503_retry_after(void **state) {
     uint16_t port;
     struct MHD_Daemon *d = server_start(&port);
     say(503, "1", "busy", "text/plain");
-    world *w = world_new(port, "");
+    tu_world *w = world_new(port, "");
     int64_t t0 = mono();
     send_spans(7);
     await_counter(w, "otelcol_exporter_sent_spans", 7);
@@ -291,7 +259,7 @@ static void test_400_permanent_with_status_message(void **state) {
     struct MHD_Daemon *d = server_start(&port);
     say(400, NULL, "{\"code\":3,\"message\":\"span 2: bad trace id\"}", "application/json");
     say(500, NULL, "boom", "text/plain"); /* 500 is not retried either */
-    world *w = world_new(port, "    sending_queue: {num_consumers: 1}\n");
+    tu_world *w = world_new(port, "    sending_queue: {num_consumers: 1}\n");
     send_spans(3);
     send_spans(4);
     for (int i = 0; i < 3000 && dropped(w, "permanent_error") < 7; i++) sleep_ms(1);
@@ -308,7 +276,7 @@ static void test_413_then_ok_on_halves(void **state) {
     uint16_t port;
     struct MHD_Daemon *d = server_start(&port);
     S.too_large_over = 6;
-    world *w = world_new(port, "");
+    tu_world *w = world_new(port, "");
     send_spans(12);
     await_counter(w, "otelcol_exporter_sent_spans", 12);
     assert_int_equal(counter(w, "otelcol_exporter_sent_spans"), 12);
@@ -330,7 +298,7 @@ static void test_retry_after_parsing(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    pp_registry_set_extra(fakes, 1);
+    tu_world_register_fakes();
     pthread_mutex_init(&S.lock, NULL);
     return 0;
 }
