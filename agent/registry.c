@@ -14,6 +14,8 @@ extern const pp_factory pp_probabilistic_sampler_processor;
 extern const pp_factory pp_tail_sampling_processor;
 extern const pp_factory pp_debug_exporter;
 extern const pp_factory pp_file_exporter;
+extern const pp_factory pp_otlp_exporter;
+extern const pp_factory pp_otlphttp_exporter;
 extern const pp_factory pp_bearertokenauth_extension;
 extern const pp_factory pp_health_check_extension;
 
@@ -28,6 +30,8 @@ static const pp_factory *const factories[] = {
     /* exporters */
     &pp_debug_exporter,
     &pp_file_exporter,
+    &pp_otlp_exporter,
+    &pp_otlphttp_exporter,
     /* extensions */
     &pp_bearertokenauth_extension,
     &pp_health_check_extension,
