@@ -9,11 +9,13 @@
 
 extern const pp_factory pp_batch_processor;
 extern const pp_factory pp_debug_exporter;
+extern const pp_factory pp_deltatocumulative_processor;
 extern const pp_factory pp_health_check_extension;
 
 static const pp_factory *const factories[] = {
     &pp_batch_processor,
     &pp_debug_exporter,
+    &pp_deltatocumulative_processor,
     &pp_health_check_extension,
 };
 
