@@ -11,12 +11,14 @@ extern const pp_factory pp_batch_processor;
 extern const pp_factory pp_debug_exporter;
 extern const pp_factory pp_deltatocumulative_processor;
 extern const pp_factory pp_health_check_extension;
+extern const pp_factory pp_spanmetrics_connector;
 
 static const pp_factory *const factories[] = {
     &pp_batch_processor,
     &pp_debug_exporter,
     &pp_deltatocumulative_processor,
     &pp_health_check_extension,
+    &pp_spanmetrics_connector,
 };
 
 /* Tests add factories of their own (fakes) with pp_registry_set_extra. */

@@ -324,32 +324,13 @@ pp_d2c_result pp_d2c_histogram(pp_d2c *s, const pp_d2c_stream *id, const pp_hist
 
 typedef Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint__Buckets exp_buckets;
 
-/* Adds in's buckets (at in_scale) into r (at scale *scale), lowering the
- * scale as needed to keep at most EXP_MAX_BUCKETS. */
+/* Adds in's buckets (at in_scale) into r, keeping the other sign's range at
+ * the same scale. */
 static int exp_merge(pp_exph_range *r, int32_t *scale, int32_t in_scale, const exp_buckets *b,
                      pp_exph_range *other) {
-    if (!b || b->n_bucket_counts == 0) return 0;
-    /* Bring both to the lower scale first. */
-    pp_exph_range tmp = {b->offset, (uint32_t)b->n_bucket_counts, NULL};
-    tmp.counts = malloc(b->n_bucket_counts * sizeof(uint64_t));
-    if (!tmp.counts) return -1;
-    memcpy(tmp.counts, b->bucket_counts, b->n_bucket_counts * sizeof(uint64_t));
-    if (in_scale > *scale) pp_exph_downscale(&tmp, in_scale - *scale);
-    else if (in_scale < *scale) {
-        pp_exph_downscale(r, *scale - in_scale);
-        pp_exph_downscale(other, *scale - in_scale);
-        *scale = in_scale;
-    }
-    int32_t k = pp_exph_union_drop(r, tmp.offset, tmp.n, EXP_MAX_BUCKETS);
-    if (k > 0) {
-        pp_exph_downscale(r, k);
-        pp_exph_downscale(other, k);
-        pp_exph_downscale(&tmp, k);
-        *scale -= k;
-    }
-    int rc = pp_exph_add_range(r, tmp.offset, tmp.counts, tmp.n);
-    free(tmp.counts);
-    return rc;
+    if (!b) return 0;
+    return pp_exph_merge(r, scale, other, in_scale, b->offset, b->bucket_counts, b->n_bucket_counts,
+                         EXP_MAX_BUCKETS);
 }
 
 static int exp_begin(stream *st, const pp_exp_histogram_point *in) {

@@ -96,6 +96,29 @@ int pp_exph_add_range(pp_exph_range *dst, int32_t src_offset, const uint64_t *sr
     return 0;
 }
 
+static void lower(pp_exph_range *dst, pp_exph_range *other, int32_t *scale, int32_t k) {
+    if (k <= 0) return;
+    pp_exph_downscale(dst, k);
+    if (other) pp_exph_downscale(other, k);
+    *scale -= k;
+}
+
+int pp_exph_merge(pp_exph_range *dst, int32_t *scale, pp_exph_range *other, int32_t src_scale,
+                  int32_t src_offset, const uint64_t *src, size_t n, uint32_t max_size) {
+    if (n == 0) return 0;
+    pp_exph_range tmp = {src_offset, (uint32_t)n, malloc(n * sizeof(uint64_t))};
+    if (!tmp.counts) return -1;
+    memcpy(tmp.counts, src, n * sizeof(uint64_t));
+    if (src_scale > *scale) pp_exph_downscale(&tmp, src_scale - *scale);
+    else lower(dst, other, scale, *scale - src_scale);
+    int32_t k = pp_exph_union_drop(dst, tmp.offset, tmp.n, max_size);
+    lower(dst, other, scale, k);
+    pp_exph_downscale(&tmp, k);
+    int rc = pp_exph_add_range(dst, tmp.offset, tmp.counts, tmp.n);
+    free(tmp.counts);
+    return rc;
+}
+
 void pp_exph_range_free(pp_exph_range *r) {
     free(r->counts);
     r->counts = NULL;

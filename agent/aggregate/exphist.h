@@ -30,6 +30,12 @@ int pp_exph_add_index(pp_exph_range *r, int32_t idx, uint64_t count);
 int pp_exph_add_range(pp_exph_range *dst, int32_t src_offset, const uint64_t *src, size_t n);
 /* How much the scale must drop so that the union of two ranges fits max_size. */
 int32_t pp_exph_union_drop(const pp_exph_range *a, int32_t b_offset, size_t b_n, uint32_t max_size);
+/* Adds src (n buckets from src_offset, at src_scale) into dst (at *scale):
+ * both are brought to the lower scale, then lowered further until the union
+ * spans at most max_size buckets. other (may be NULL) is a range that must
+ * stay at dst's scale (the other sign of the same histogram). -1 on OOM. */
+int pp_exph_merge(pp_exph_range *dst, int32_t *scale, pp_exph_range *other, int32_t src_scale,
+                  int32_t src_offset, const uint64_t *src, size_t n, uint32_t max_size);
 void pp_exph_range_free(pp_exph_range *r);
 
 #endif
