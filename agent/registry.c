@@ -11,6 +11,7 @@ extern const pp_factory pp_batch_processor;
 extern const pp_factory pp_debug_exporter;
 extern const pp_factory pp_deltatocumulative_processor;
 extern const pp_factory pp_health_check_extension;
+extern const pp_factory pp_interval_processor;
 extern const pp_factory pp_spanmetrics_connector;
 
 static const pp_factory *const factories[] = {
@@ -18,6 +19,7 @@ static const pp_factory *const factories[] = {
     &pp_debug_exporter,
     &pp_deltatocumulative_processor,
     &pp_health_check_extension,
+    &pp_interval_processor,
     &pp_spanmetrics_connector,
 };
 

@@ -114,23 +114,6 @@ size_t pp_d2c_expire(pp_d2c *s) {
     return n;
 }
 
-/* The stream's key: see "Stream identity" in delta2cum.h. */
-static void stream_key(pp_strbuf *k, const pp_d2c_stream *id, int number_case) {
-    const pp_metric *m = id->metric;
-    if (id->resource) pp_ident_attrs(k, id->resource->attributes, id->resource->n_attributes, true);
-    else pp_ident_attrs(k, NULL, 0, true);
-    pp_ident_str(k, id->scope ? id->scope->name : NULL);
-    pp_ident_str(k, id->scope ? id->scope->version : NULL);
-    if (id->scope) pp_ident_attrs(k, id->scope->attributes, id->scope->n_attributes, true);
-    else pp_ident_attrs(k, NULL, 0, true);
-    pp_ident_str(k, m->name);
-    pp_ident_str(k, m->unit);
-    bool mono = m->data_case == OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM && m->sum &&
-                m->sum->is_monotonic;
-    pp_ident_u64(k, (uint64_t)m->data_case << 8 | (uint64_t)mono << 4 | (uint64_t)number_case);
-    pp_ident_attrs(k, id->attrs, id->n_attrs, true);
-}
-
 typedef struct locked { shard *sh; stream *st; bool created; } locked;
 
 /* Finds or creates the stream; returns with the shard locked (unless the
@@ -138,7 +121,7 @@ typedef struct locked { shard *sh; stream *st; bool created; } locked;
 static pp_d2c_result lookup(pp_d2c *s, const pp_d2c_stream *id, int number_case, locked *out,
                             pp_d2c_stats *stats) {
     pp_strbuf k = PP_STRBUF_INIT;
-    stream_key(&k, id, number_case);
+    pp_ident_stream(&k, id, (uint64_t)number_case, NULL);
     if (k.oom) {
         pp_sb_free(&k);
         return PP_D2C_ERROR;

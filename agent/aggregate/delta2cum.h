@@ -43,6 +43,7 @@
 #include <stdint.h>
 
 #include "batch.h"
+#include "ident.h"
 
 typedef struct pp_d2c pp_d2c;
 
@@ -66,13 +67,7 @@ size_t pp_d2c_expire(pp_d2c *s);
 
 /* ---- one point at a time ---- */
 
-typedef struct pp_d2c_stream {
-    const pp_resource *resource; /* may be NULL */
-    const pp_scope *scope;       /* may be NULL */
-    const pp_metric *metric;
-    pp_key_value *const *attrs;
-    size_t n_attrs;
-} pp_d2c_stream;
+typedef pp_stream_id pp_d2c_stream; /* ident.h */
 
 typedef enum pp_d2c_result {
     PP_D2C_CONVERTED, /* *out holds the cumulative point */

@@ -91,6 +91,26 @@ void pp_ident_attrs(pp_strbuf *k, pp_key_value *const *kv, size_t n, bool sorted
     if (tmp != small && tmp != (pp_key_value **)(uintptr_t)kv) free(tmp);
 }
 
+void pp_ident_stream(pp_strbuf *k, const pp_stream_id *id, uint64_t extra, size_t prefix_len[3]) {
+    const pp_metric *m = id->metric;
+    if (id->resource) pp_ident_attrs(k, id->resource->attributes, id->resource->n_attributes, true);
+    else pp_ident_attrs(k, NULL, 0, true);
+    if (prefix_len) prefix_len[0] = k->len;
+    pp_ident_str(k, id->scope ? id->scope->name : NULL);
+    pp_ident_str(k, id->scope ? id->scope->version : NULL);
+    if (id->scope) pp_ident_attrs(k, id->scope->attributes, id->scope->n_attributes, true);
+    else pp_ident_attrs(k, NULL, 0, true);
+    if (prefix_len) prefix_len[1] = k->len;
+    pp_ident_str(k, m->name);
+    pp_ident_str(k, m->unit);
+    bool mono = m->data_case == OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM && m->sum &&
+                m->sum->is_monotonic;
+    pp_ident_u64(k, (uint64_t)m->data_case << 1 | (uint64_t)mono);
+    pp_ident_u64(k, extra);
+    if (prefix_len) prefix_len[2] = k->len;
+    pp_ident_attrs(k, id->attrs, id->n_attrs, true);
+}
+
 uint64_t pp_ident_hash(const void *p, size_t n) {
     const unsigned char *b = p;
     uint64_t h = 1469598103934665603ull;

@@ -27,6 +27,20 @@ void pp_ident_kv(pp_strbuf *k, const char *key, const pp_any_value *v);
  * `sorted` (the caller's array is not changed). */
 void pp_ident_attrs(pp_strbuf *k, pp_key_value *const *kv, size_t n, bool sorted);
 
+/* The identity of a metric stream: resource attributes, scope name, version
+ * and attributes, metric name, unit, type and monotonicity, point attributes
+ * (attribute lists in key order), then `extra` (callers' own distinctions).
+ * *prefix_len (may be NULL) receives the lengths after the resource, the
+ * scope and the metric parts, for grouping keys by their prefixes. */
+typedef struct pp_stream_id {
+    const pp_resource *resource; /* may be NULL */
+    const pp_scope *scope;       /* may be NULL */
+    const pp_metric *metric;
+    pp_key_value *const *attrs;
+    size_t n_attrs;
+} pp_stream_id;
+void pp_ident_stream(pp_strbuf *k, const pp_stream_id *id, uint64_t extra, size_t prefix_len[3]);
+
 /* FNV-1a 64 of the bytes: stable across runs and machines. */
 uint64_t pp_ident_hash(const void *p, size_t n);
 

@@ -32,58 +32,11 @@ static pp_metric *metric(pp_arena *a, const char *name) {
     return m;
 }
 
-static pp_number_point *num(pp_arena *a, uint64_t start, uint64_t time, double v, const char *k1,
-                            const char *v1, const char *k2, const char *v2) {
-    pp_number_point *p = pp_arena_alloc(a, sizeof(*p));
-    opentelemetry__proto__metrics__v1__number_data_point__init(p);
-    p->start_time_unix_nano = start;
-    p->time_unix_nano = time;
-    p->value_case = M(NUMBER_DATA_POINT__VALUE_AS_DOUBLE);
-    p->as_double = v;
-    p->attributes = tu_ptrs(a, 2);
-    if (k1) p->attributes[p->n_attributes++] = tu_kv(a, k1, tu_any_str(a, v1));
-    if (k2) p->attributes[p->n_attributes++] = tu_kv(a, k2, tu_any_str(a, v2));
-    return p;
-}
-
 static pp_number_point *inum(pp_arena *a, uint64_t start, uint64_t time, int64_t v) {
-    pp_number_point *p = num(a, start, time, 0, NULL, NULL, NULL, NULL);
+    pp_number_point *p = tu_num_point(a, start, time, 0, NULL, NULL, NULL, NULL);
     p->value_case = M(NUMBER_DATA_POINT__VALUE_AS_INT);
     p->as_int = v;
     return p;
-}
-
-static pp_metric *sum_metric(pp_arena *a, const char *name, int temporality, int mono) {
-    pp_metric *m = metric(a, name);
-    Opentelemetry__Proto__Metrics__V1__Sum *s = pp_arena_alloc(a, sizeof(*s));
-    opentelemetry__proto__metrics__v1__sum__init(s);
-    s->aggregation_temporality = temporality;
-    s->is_monotonic = mono;
-    s->data_points = tu_ptrs(a, 8);
-    m->data_case = M(METRIC__DATA_SUM);
-    m->sum = s;
-    return m;
-}
-
-/* A batch with one resource (service svc), one scope and the given metrics. */
-static pp_batch *batch_of(pp_batch *b, const char *svc, pp_metric **ms, size_t n) {
-    pp_arena *a = b->arena;
-    pp_resource_metrics *rm = pp_arena_alloc(a, sizeof(*rm));
-    opentelemetry__proto__metrics__v1__resource_metrics__init(rm);
-    rm->resource = res(a, svc);
-    pp_scope_metrics *sm = pp_arena_alloc(a, sizeof(*sm));
-    opentelemetry__proto__metrics__v1__scope_metrics__init(sm);
-    sm->metrics = tu_ptrs(a, n);
-    memcpy(sm->metrics, ms, n * sizeof(*ms));
-    sm->n_metrics = n;
-    rm->scope_metrics = tu_ptrs(a, 1);
-    rm->scope_metrics[0] = sm;
-    rm->n_scope_metrics = 1;
-    b->metrics->resource_metrics = tu_ptrs(a, 1);
-    b->metrics->resource_metrics[0] = rm;
-    b->metrics->n_resource_metrics = 1;
-    pp_batch_recount(b);
-    return b;
 }
 
 static pp_d2c *state(int64_t max_stale, size_t max_streams) {
@@ -104,18 +57,18 @@ static void test_sum_running_totals(void **st_) {
     /* Monotonic int: 5, 3, 7 over [10,20], [20,30], [30,40] -> 5, 8, 15 from 10. */
     pp_batch *in = pp_batch_new(PP_METRICS, 0);
     pp_arena *a = in->arena;
-    pp_metric *m = sum_metric(a, "requests", DELTA, 1);
+    pp_metric *m = tu_sum_metric(a, "requests", DELTA, 1);
     m->sum->data_points[0] = inum(a, 10, 20, 5);
     m->sum->data_points[1] = inum(a, 20, 30, 3);
     m->sum->data_points[2] = inum(a, 30, 40, 7);
     m->sum->n_data_points = 3;
     /* Non-monotonic double with attributes: 1.5 then -2.0 -> 1.5, -0.5. */
-    pp_metric *g = sum_metric(a, "queue", DELTA, 0);
-    g->sum->data_points[0] = num(a, 100, 110, 1.5, "q", "x", NULL, NULL);
-    g->sum->data_points[1] = num(a, 110, 120, -2.0, "q", "x", NULL, NULL);
+    pp_metric *g = tu_sum_metric(a, "queue", DELTA, 0);
+    g->sum->data_points[0] = tu_num_point(a, 100, 110, 1.5, "q", "x", NULL, NULL);
+    g->sum->data_points[1] = tu_num_point(a, 110, 120, -2.0, "q", "x", NULL, NULL);
     g->sum->n_data_points = 2;
     pp_metric *ms[] = {m, g};
-    batch_of(in, "svc", ms, 2);
+    tu_metrics_batch(in, "svc", ms, 2);
 
     pp_batch *out = NULL;
     assert_int_equal(pp_d2c_convert(s, in, &out, &stats), 0);
@@ -150,11 +103,11 @@ static void test_identity_ignores_attribute_order(void **st_) {
     pp_d2c *s = state(0, 0);
     pp_d2c_stats stats = {0};
     pp_arena *a = pp_arena_new(0);
-    pp_metric *m = sum_metric(a, "x", DELTA, 1);
+    pp_metric *m = tu_sum_metric(a, "x", DELTA, 1);
     pp_resource *r1 = res(a, "one"), *r2 = res(a, "two");
-    pp_number_point *p1 = num(a, 1, 2, 1, "a", "1", "b", "2");
-    pp_number_point *p2 = num(a, 2, 3, 10, "b", "2", "a", "1"); /* same set, other order */
-    pp_number_point *p3 = num(a, 2, 3, 100, "a", "1", "b", "3"); /* other value */
+    pp_number_point *p1 = tu_num_point(a, 1, 2, 1, "a", "1", "b", "2");
+    pp_number_point *p2 = tu_num_point(a, 2, 3, 10, "b", "2", "a", "1"); /* same set, other order */
+    pp_number_point *p3 = tu_num_point(a, 2, 3, 100, "a", "1", "b", "3"); /* other value */
     pp_number_point out;
     pp_d2c_stream id = {.resource = r1, .metric = m, .attrs = p1->attributes, .n_attrs = 2};
     assert_int_equal(pp_d2c_sum(s, &id, p1, &out, a, &stats), PP_D2C_CONVERTED);
@@ -178,7 +131,7 @@ static void test_out_of_order_dropped_and_counted(void **st_) {
     pp_d2c *s = state(0, 0);
     pp_d2c_stats stats = {0};
     pp_arena *a = pp_arena_new(0);
-    pp_metric *m = sum_metric(a, "x", DELTA, 1);
+    pp_metric *m = tu_sum_metric(a, "x", DELTA, 1);
     pp_d2c_stream id = {.metric = m};
     pp_number_point out;
     assert_int_equal(pp_d2c_sum(s, &id, inum(a, 20, 30, 4), &out, a, &stats), PP_D2C_CONVERTED);
@@ -264,7 +217,7 @@ static void test_stale_streams_expire(void **st_) {
     pp_d2c *s = state(300LL * 1000000000LL, 0); /* 5m */
     pp_d2c_stats stats = {0};
     pp_arena *a = pp_arena_new(0);
-    pp_metric *m = sum_metric(a, "x", DELTA, 1);
+    pp_metric *m = tu_sum_metric(a, "x", DELTA, 1);
     pp_d2c_stream id = {.metric = m};
     pp_number_point out;
     pp_d2c_sum(s, &id, inum(a, 1, 2, 5), &out, a, &stats);
@@ -290,13 +243,13 @@ static void test_max_streams_passes_delta_through_counted(void **st_) {
     pp_d2c_stats stats = {0};
     pp_batch *in = pp_batch_new(PP_METRICS, 0);
     pp_arena *a = in->arena;
-    pp_metric *m = sum_metric(a, "x", DELTA, 1);
+    pp_metric *m = tu_sum_metric(a, "x", DELTA, 1);
     for (int i = 0; i < 3; i++) {
         char v[2] = {(char)('a' + i), 0};
-        m->sum->data_points[i] = num(a, 1, 2, 10 + i, "k", v, NULL, NULL);
+        m->sum->data_points[i] = tu_num_point(a, 1, 2, 10 + i, "k", v, NULL, NULL);
     }
     m->sum->n_data_points = 3;
-    batch_of(in, "svc", &m, 1);
+    tu_metrics_batch(in, "svc", &m, 1);
     pp_batch *out = NULL;
     assert_int_equal(pp_d2c_convert(s, in, &out, &stats), 0);
     assert_int_equal(stats.limited, 1);

@@ -111,6 +111,59 @@ pp_batch *tu_make_metrics(size_t n_metrics, size_t n_points, uint32_t seed) {
     return b;
 }
 
+pp_metric *tu_sum_metric(pp_arena *a, const char *name, int temporality, int monotonic) {
+    pp_metric *m = pp_arena_alloc(a, sizeof(*m));
+    opentelemetry__proto__metrics__v1__metric__init(m);
+    m->name = pp_arena_strdup(a, name);
+    m->unit = pp_arena_strdup(a, "1");
+    Opentelemetry__Proto__Metrics__V1__Sum *s = pp_arena_alloc(a, sizeof(*s));
+    opentelemetry__proto__metrics__v1__sum__init(s);
+    s->aggregation_temporality = temporality;
+    s->is_monotonic = monotonic;
+    s->data_points = pp_arena_alloc(a, 8 * sizeof(void *));
+    m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM;
+    m->sum = s;
+    return m;
+}
+
+pp_number_point *tu_num_point(pp_arena *a, uint64_t start, uint64_t time, double v, const char *k1,
+                              const char *v1, const char *k2, const char *v2) {
+    pp_number_point *p = pp_arena_alloc(a, sizeof(*p));
+    opentelemetry__proto__metrics__v1__number_data_point__init(p);
+    p->start_time_unix_nano = start;
+    p->time_unix_nano = time;
+    p->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE;
+    p->as_double = v;
+    p->attributes = pp_arena_alloc(a, 2 * sizeof(void *));
+    if (k1) p->attributes[p->n_attributes++] = kv_str(a, k1, v1);
+    if (k2) p->attributes[p->n_attributes++] = kv_str(a, k2, v2);
+    return p;
+}
+
+pp_batch *tu_metrics_batch(pp_batch *b, const char *svc, pp_metric **ms, size_t n) {
+    pp_arena *a = b->arena;
+    pp_resource_metrics *rm = pp_arena_alloc(a, sizeof(*rm));
+    opentelemetry__proto__metrics__v1__resource_metrics__init(rm);
+    rm->resource = pp_arena_alloc(a, sizeof(pp_resource));
+    opentelemetry__proto__resource__v1__resource__init(rm->resource);
+    rm->resource->n_attributes = 1;
+    rm->resource->attributes = pp_arena_alloc(a, sizeof(void *));
+    rm->resource->attributes[0] = kv_str(a, "service.name", svc);
+    pp_scope_metrics *sm = pp_arena_alloc(a, sizeof(*sm));
+    opentelemetry__proto__metrics__v1__scope_metrics__init(sm);
+    sm->metrics = pp_arena_alloc(a, (n + 1) * sizeof(void *));
+    memcpy(sm->metrics, ms, n * sizeof(*ms));
+    sm->n_metrics = n;
+    rm->scope_metrics = pp_arena_alloc(a, sizeof(void *));
+    rm->scope_metrics[0] = sm;
+    rm->n_scope_metrics = 1;
+    b->metrics->resource_metrics = pp_arena_alloc(a, sizeof(void *));
+    b->metrics->resource_metrics[0] = rm;
+    b->metrics->n_resource_metrics = 1;
+    pp_batch_recount(b);
+    return b;
+}
+
 char *tu_read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;

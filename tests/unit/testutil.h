@@ -16,6 +16,15 @@ pp_batch *tu_make_traces(size_t n_resources, size_t n_scopes, size_t n_spans, ui
 /* A metrics request with n_metrics gauges of n_points points each. */
 pp_batch *tu_make_metrics(size_t n_metrics, size_t n_points, uint32_t seed);
 
+/* Metric builders (everything in b's arena). A Sum metric with room for 8
+ * points (append to m->sum->data_points, bump n_data_points); a number point
+ * with a double value and up to two string attributes (keys may be NULL);
+ * and the batch: one resource (service.name = svc), one scope, the metrics. */
+pp_metric *tu_sum_metric(pp_arena *a, const char *name, int temporality, int monotonic);
+pp_number_point *tu_num_point(pp_arena *a, uint64_t start, uint64_t time, double v, const char *k1,
+                              const char *v1, const char *k2, const char *v2);
+pp_batch *tu_metrics_batch(pp_batch *b, const char *svc, pp_metric **ms, size_t n);
+
 /* Reads a whole file; caller frees. NULL on error. */
 char *tu_read_file(const char *path, size_t *len);
 
