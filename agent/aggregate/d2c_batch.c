@@ -3,24 +3,13 @@
 #include <string.h>
 
 #include "delta2cum.h"
+#include "metric_points.h"
 
 #define M(x) OPENTELEMETRY__PROTO__METRICS__V1__##x
 #define DELTA M(AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_DELTA)
 #define CUMULATIVE M(AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE)
 
-typedef Opentelemetry__Proto__Metrics__V1__Sum pb_sum;
-typedef Opentelemetry__Proto__Metrics__V1__Histogram pb_hist;
-typedef Opentelemetry__Proto__Metrics__V1__ExponentialHistogram pb_exp;
-
-static bool is_delta(const pp_metric *m) {
-    switch (m->data_case) {
-    case M(METRIC__DATA_SUM): return m->sum && m->sum->aggregation_temporality == DELTA;
-    case M(METRIC__DATA_HISTOGRAM): return m->histogram && m->histogram->aggregation_temporality == DELTA;
-    case M(METRIC__DATA_EXPONENTIAL_HISTOGRAM):
-        return m->exponential_histogram && m->exponential_histogram->aggregation_temporality == DELTA;
-    default: return false;
-    }
-}
+static bool is_delta(const pp_metric *m) { return pp_metric_temporality(m) == DELTA; }
 
 static bool has_delta(const pp_metrics_req *r) {
     for (size_t i = 0; i < r->n_resource_metrics; i++)
@@ -30,59 +19,6 @@ static bool has_delta(const pp_metrics_req *r) {
                 if (is_delta(sm->metrics[k])) return true;
         }
     return false;
-}
-
-/* The points of a metric as a generic array, and a copy of the metric whose
- * data (of the same type, with the given temporality) holds `pts`. */
-static void **points_of(const pp_metric *m, size_t *n) {
-    switch (m->data_case) {
-    case M(METRIC__DATA_SUM): *n = m->sum->n_data_points; return (void **)m->sum->data_points;
-    case M(METRIC__DATA_HISTOGRAM):
-        *n = m->histogram->n_data_points;
-        return (void **)m->histogram->data_points;
-    default:
-        *n = m->exponential_histogram->n_data_points;
-        return (void **)m->exponential_histogram->data_points;
-    }
-}
-
-static pp_metric *metric_with(pp_arena *a, const pp_metric *m, int temporality, void **pts, size_t n) {
-    pp_metric *c = pp_arena_alloc(a, sizeof(*c));
-    if (!c) return NULL;
-    *c = *m;
-    switch (m->data_case) {
-    case M(METRIC__DATA_SUM): {
-        pb_sum *s = pp_arena_alloc(a, sizeof(*s));
-        if (!s) return NULL;
-        *s = *m->sum;
-        s->aggregation_temporality = temporality;
-        s->data_points = (pp_number_point **)pts;
-        s->n_data_points = n;
-        c->sum = s;
-        break;
-    }
-    case M(METRIC__DATA_HISTOGRAM): {
-        pb_hist *h = pp_arena_alloc(a, sizeof(*h));
-        if (!h) return NULL;
-        *h = *m->histogram;
-        h->aggregation_temporality = temporality;
-        h->data_points = (pp_histogram_point **)pts;
-        h->n_data_points = n;
-        c->histogram = h;
-        break;
-    }
-    default: {
-        pb_exp *e = pp_arena_alloc(a, sizeof(*e));
-        if (!e) return NULL;
-        *e = *m->exponential_histogram;
-        e->aggregation_temporality = temporality;
-        e->data_points = (pp_exp_histogram_point **)pts;
-        e->n_data_points = n;
-        c->exponential_histogram = e;
-        break;
-    }
-    }
-    return c;
 }
 
 static pp_d2c_result convert_point(pp_d2c *s, pp_d2c_stream *id, void *in, void **out, pp_arena *a,
@@ -116,7 +52,7 @@ static pp_d2c_result convert_point(pp_d2c *s, pp_d2c_stream *id, void *in, void 
 static int convert_metric(pp_d2c *s, pp_d2c_stream *id, pp_arena *a, pp_metric **out, size_t *nout,
                           pp_d2c_stats *st) {
     size_t n;
-    void **in = points_of(id->metric, &n);
+    void **in = pp_metric_points(id->metric, &n);
     void **cum = pp_arena_alloc(a, (n + 1) * sizeof(void *));
     void **pass = pp_arena_alloc(a, (n + 1) * sizeof(void *));
     if (!cum || !pass) return -1;
@@ -131,11 +67,11 @@ static int convert_metric(pp_d2c *s, pp_d2c_stream *id, pp_arena *a, pp_metric *
         }
     }
     if (ncum) {
-        if (!(out[*nout] = metric_with(a, id->metric, CUMULATIVE, cum, ncum))) return -1;
+        if (!(out[*nout] = pp_metric_with_points(a, id->metric, cum, ncum, CUMULATIVE))) return -1;
         (*nout)++;
     }
     if (npass) {
-        if (!(out[*nout] = metric_with(a, id->metric, DELTA, pass, npass))) return -1;
+        if (!(out[*nout] = pp_metric_with_points(a, id->metric, pass, npass, DELTA))) return -1;
         (*nout)++;
     }
     return 0;

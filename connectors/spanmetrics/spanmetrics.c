@@ -11,10 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <uv.h>
 
 #include "aggregate/agg_clock.h"
+#include "aggregate/periodic.h"
 #include "component.h"
 #include "drops.h"
 #include "log.h"
@@ -33,8 +32,7 @@ typedef struct sm_conn {
     sm_agg *agg;
     pthread_mutex_t flush_lock; /* one flush at a time (timer, shutdown) */
     atomic_bool stopping;
-    uv_timer_t timer;
-    bool timer_started;
+    pp_periodic timer;
     pp_counter *overflow, *refused, *dropped_shutdown;
     pp_gauge *series;
 } sm_conn;
@@ -49,7 +47,8 @@ static int sm_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
 
 /* Emits the series once. Returns 0 when delivered (or nothing to send),
  * else the number of points not taken. */
-static size_t flush(sm_conn *c) {
+static size_t flush(void *arg) {
+    sm_conn *c = arg;
     size_t left = 0;
     pthread_mutex_lock(&c->flush_lock);
     int64_t now = pp_agg_now_ns();
@@ -72,7 +71,7 @@ static size_t flush(sm_conn *c) {
     return left;
 }
 
-static void on_flush(uv_timer_t *t) { flush(t->data); }
+static void on_flush(void *arg) { flush(arg); }
 
 static int64_t series_fn(void *arg) { return (int64_t)sm_agg_series_count(arg); }
 
@@ -151,13 +150,8 @@ static void *sm_create(const pp_create_params *cp, pp_status *st) {
 
 static int sm_start(void *inst, pp_host *host, pp_status *st) {
     sm_conn *c = inst;
-    uint64_t period = (uint64_t)(c->cfg->flush_interval_ns / 1000000);
-    if (period == 0) period = 1;
-    if (uv_timer_init(host->loop, &c->timer) != 0)
+    if (pp_periodic_start(&c->timer, host->loop, c->cfg->flush_interval_ns, on_flush, c) != 0)
         return pp_fail(st, PP_INTERNAL, "%s: cannot create timer", c->component);
-    c->timer.data = c;
-    uv_timer_start(&c->timer, on_flush, period, period);
-    c->timer_started = true;
     return 0;
 }
 
@@ -166,33 +160,11 @@ static pp_consumer *sm_consumer(void *inst, pp_signal s) {
     return &((sm_conn *)inst)->consumer;
 }
 
-static int64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void sm_shutdown(void *inst, pp_host *host) {
     sm_conn *c = inst;
     atomic_store(&c->stopping, true);
-    if (c->timer_started) {
-        uv_timer_stop(&c->timer);
-        uv_close((uv_handle_t *)&c->timer, NULL);
-        c->timer_started = false;
-    }
-    size_t left = flush(c);
-    struct timespec pause = {0, 5 * 1000000L};
-    while (left && mono_ns() < host->shutdown_deadline_ns) {
-        nanosleep(&pause, NULL);
-        left = flush(c);
-    }
-    if (left) {
-        char n[32];
-        snprintf(n, sizeof(n), "%zu", left);
-        pp_log_error(c->component, "shutdown deadline passed; last span metrics not delivered",
-                     "points", n, NULL);
-        pp_counter_add(c->dropped_shutdown, left);
-    }
+    pp_periodic_stop(&c->timer);
+    pp_flush_until_deadline(flush, c, host->shutdown_deadline_ns, c->component, c->dropped_shutdown);
 }
 
 static void sm_destroy(void *inst) {

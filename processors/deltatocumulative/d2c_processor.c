@@ -11,9 +11,9 @@
  * point carries the total: nothing is counted twice or lost from the totals. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <uv.h>
 
 #include "aggregate/delta2cum.h"
+#include "aggregate/periodic.h"
 #include "component.h"
 #include "drops.h"
 #include "log.h"
@@ -44,8 +44,7 @@ typedef struct d2c_proc {
     pp_consumer *next;
     char component[160];
     pp_d2c *state;
-    uv_timer_t timer;
-    bool timer_started;
+    pp_periodic timer;
     pp_counter *out_of_order, *limited, *resets;
     pp_gauge *tracked;
 } d2c_proc;
@@ -95,19 +94,15 @@ static void *d2c_create(const pp_create_params *cp, pp_status *st) {
     return p;
 }
 
-static void on_expire(uv_timer_t *t) { pp_d2c_expire(((d2c_proc *)t->data)->state); }
+static void on_expire(void *arg) { pp_d2c_expire(((d2c_proc *)arg)->state); }
 
 static int d2c_start(void *inst, pp_host *host, pp_status *st) {
     d2c_proc *p = inst;
     if (p->cfg->max_stale_ns <= 0) return 0;
     /* Shards without traffic are swept here; busy ones also sweep themselves. */
-    uint64_t period = (uint64_t)(p->cfg->max_stale_ns / 2000000);
-    if (period < 1000) period = 1000;
-    if (uv_timer_init(host->loop, &p->timer) != 0)
+    int64_t period = p->cfg->max_stale_ns / 2 > 1000000000LL ? p->cfg->max_stale_ns / 2 : 1000000000LL;
+    if (pp_periodic_start(&p->timer, host->loop, period, on_expire, p) != 0)
         return pp_fail(st, PP_INTERNAL, "%s: cannot create timer", p->component);
-    p->timer.data = p;
-    uv_timer_start(&p->timer, on_expire, period, period);
-    p->timer_started = true;
     return 0;
 }
 
@@ -118,12 +113,7 @@ static pp_consumer *d2c_consumer(void *inst, pp_signal s) {
 
 static void d2c_shutdown(void *inst, pp_host *host) {
     (void)host;
-    d2c_proc *p = inst;
-    if (p->timer_started) {
-        uv_timer_stop(&p->timer);
-        uv_close((uv_handle_t *)&p->timer, NULL);
-        p->timer_started = false;
-    }
+    pp_periodic_stop(&((d2c_proc *)inst)->timer);
 }
 
 static void d2c_destroy(void *inst) {

@@ -12,9 +12,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-#include <uv.h>
 
+#include "aggregate/metric_points.h"
+#include "aggregate/periodic.h"
 #include "component.h"
 #include "drops.h"
 #include "interval_state.h"
@@ -51,8 +51,7 @@ typedef struct iv_proc {
     char component[160];
     iv_state *state;
     pthread_mutex_t emit_lock;
-    uv_timer_t timer;
-    bool timer_started;
+    pp_periodic timer;
     pp_counter *dropped_shutdown;
     pp_gauge *held;
 } iv_proc;
@@ -66,19 +65,6 @@ static bool held_here(const iv_config *c, const pp_metric *m) {
     case M(METRIC__DATA_EXPONENTIAL_HISTOGRAM):
         return m->exponential_histogram->aggregation_temporality == CUMULATIVE;
     default: return false;
-    }
-}
-
-static void **points(const pp_metric *m, size_t *n) {
-    switch (m->data_case) {
-    case M(METRIC__DATA_GAUGE): *n = m->gauge->n_data_points; return (void **)m->gauge->data_points;
-    case M(METRIC__DATA_SUM): *n = m->sum->n_data_points; return (void **)m->sum->data_points;
-    case M(METRIC__DATA_HISTOGRAM): *n = m->histogram->n_data_points; return (void **)m->histogram->data_points;
-    case M(METRIC__DATA_EXPONENTIAL_HISTOGRAM):
-        *n = m->exponential_histogram->n_data_points;
-        return (void **)m->exponential_histogram->data_points;
-    case M(METRIC__DATA_SUMMARY): *n = m->summary->n_data_points; return (void **)m->summary->data_points;
-    default: *n = 0; return NULL;
     }
 }
 
@@ -138,7 +124,7 @@ static int iv_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
                 const pp_metric *m = sm->metrics[k];
                 if (!held_here(p->cfg, m)) continue;
                 size_t n;
-                void **pts = points(m, &n);
+                void **pts = pp_metric_points(m, &n);
                 for (size_t x = 0; x < n; x++, held++)
                     if (iv_state_put(p->state, b, rm, sm, m, pts[x]) != 0)
                         return pp_fail(st, PP_UNAVAILABLE, "%s: out of memory", p->component);
@@ -155,7 +141,8 @@ static int iv_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
 }
 
 /* Emits what is held; returns the points the next component did not take. */
-static size_t emit(iv_proc *p) {
+static size_t emit(void *arg) {
+    iv_proc *p = arg;
     pthread_mutex_lock(&p->emit_lock);
     bool oom;
     size_t left = 0;
@@ -175,7 +162,7 @@ static size_t emit(iv_proc *p) {
     return left;
 }
 
-static void on_tick(uv_timer_t *t) { emit(t->data); }
+static void on_tick(void *arg) { emit(arg); }
 
 static int64_t held_fn(void *arg) { return (int64_t)iv_state_count(arg); }
 
@@ -202,12 +189,8 @@ static void *iv_create(const pp_create_params *cp, pp_status *st) {
 
 static int iv_start(void *inst, pp_host *host, pp_status *st) {
     iv_proc *p = inst;
-    uint64_t period = (uint64_t)(p->cfg->interval_ns / 1000000);
-    if (uv_timer_init(host->loop, &p->timer) != 0)
+    if (pp_periodic_start(&p->timer, host->loop, p->cfg->interval_ns, on_tick, p) != 0)
         return pp_fail(st, PP_INTERNAL, "%s: cannot create timer", p->component);
-    p->timer.data = p;
-    uv_timer_start(&p->timer, on_tick, period, period);
-    p->timer_started = true;
     return 0;
 }
 
@@ -216,31 +199,10 @@ static pp_consumer *iv_consumer(void *inst, pp_signal s) {
     return &((iv_proc *)inst)->consumer;
 }
 
-static int64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void iv_shutdown(void *inst, pp_host *host) {
     iv_proc *p = inst;
-    if (p->timer_started) {
-        uv_timer_stop(&p->timer);
-        uv_close((uv_handle_t *)&p->timer, NULL);
-        p->timer_started = false;
-    }
-    size_t left = emit(p);
-    struct timespec pause = {0, 5 * 1000000L};
-    while (left && mono_ns() < host->shutdown_deadline_ns) {
-        nanosleep(&pause, NULL);
-        left = emit(p);
-    }
-    if (left) {
-        char n[32];
-        snprintf(n, sizeof(n), "%zu", left);
-        pp_log_error(p->component, "shutdown deadline passed; dropping held points", "points", n, NULL);
-        pp_counter_add(p->dropped_shutdown, left);
-    }
+    pp_periodic_stop(&p->timer);
+    pp_flush_until_deadline(emit, p, host->shutdown_deadline_ns, p->component, p->dropped_shutdown);
 }
 
 static void iv_destroy(void *inst) {

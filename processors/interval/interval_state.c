@@ -7,6 +7,7 @@
 
 #include "aggregate/ident.h"
 #include "aggregate/keymap.h"
+#include "aggregate/metric_points.h"
 
 #define M(x) OPENTELEMETRY__PROTO__METRICS__V1__##x
 
@@ -107,13 +108,7 @@ static int put(iv_state *s, pp_batch *b, const pp_resource_metrics *rm, const pp
     pp_stream_id id = {rm->resource, sm->scope, m, attrs, n};
     pp_strbuf k = PP_STRBUF_INIT;
     /* Temporality is part of the identity: a stream changing it is another one. */
-    int temporality = m->data_case == M(METRIC__DATA_SUM) ? m->sum->aggregation_temporality
-                      : m->data_case == M(METRIC__DATA_HISTOGRAM)
-                          ? m->histogram->aggregation_temporality
-                      : m->data_case == M(METRIC__DATA_EXPONENTIAL_HISTOGRAM)
-                          ? m->exponential_histogram->aggregation_temporality
-                          : 0;
-    pp_ident_stream(&k, &id, (uint64_t)temporality, e.prefix);
+    pp_ident_stream(&k, &id, (uint64_t)pp_metric_temporality(m), e.prefix);
     if (k.oom) {
         pp_batch_unref(b);
         return -1;
@@ -165,36 +160,10 @@ static bool same(const item *a, const item *b, int part) {
 }
 
 static pp_metric *out_metric(pp_arena *a, const item *v, size_t n) {
-    const pp_metric *m = v[0].e.m;
-    pp_metric *c = pp_arena_alloc(a, sizeof(*c));
     void **pts = pp_arena_alloc(a, n * sizeof(void *));
-    if (!c || !pts) return NULL;
+    if (!pts) return NULL;
     for (size_t i = 0; i < n; i++) pts[i] = v[i].e.point;
-    *c = *m;
-    /* Copy the data message so it can point at the collected points. */
-#define WITH(field, T, PT)                                        \
-    do {                                                          \
-        T *d = pp_arena_alloc(a, sizeof(*d));                     \
-        if (!d) return NULL;                                      \
-        *d = *m->field;                                           \
-        d->data_points = (PT **)pts;                              \
-        d->n_data_points = n;                                     \
-        c->field = d;                                             \
-    } while (0)
-    switch (m->data_case) {
-    case M(METRIC__DATA_GAUGE): WITH(gauge, Opentelemetry__Proto__Metrics__V1__Gauge, pp_number_point); break;
-    case M(METRIC__DATA_SUM): WITH(sum, Opentelemetry__Proto__Metrics__V1__Sum, pp_number_point); break;
-    case M(METRIC__DATA_HISTOGRAM):
-        WITH(histogram, Opentelemetry__Proto__Metrics__V1__Histogram, pp_histogram_point);
-        break;
-    case M(METRIC__DATA_EXPONENTIAL_HISTOGRAM):
-        WITH(exponential_histogram, Opentelemetry__Proto__Metrics__V1__ExponentialHistogram,
-             pp_exp_histogram_point);
-        break;
-    default: WITH(summary, Opentelemetry__Proto__Metrics__V1__Summary, pp_summary_point); break;
-    }
-#undef WITH
-    return c;
+    return pp_metric_with_points(a, v[0].e.m, pts, n, -1);
 }
 
 /* Counts the groups of items [0, n) sharing the first `part` parts. */
@@ -302,20 +271,8 @@ void iv_state_restore(iv_state *s, pp_batch *refused) {
             const pp_scope_metrics *sm = rm->scope_metrics[j];
             for (size_t k = 0; k < sm->n_metrics; k++) {
                 const pp_metric *m = sm->metrics[k];
-                size_t np = 0;
-                void **pts = NULL;
-                switch (m->data_case) {
-                case M(METRIC__DATA_GAUGE): np = m->gauge->n_data_points, pts = (void **)m->gauge->data_points; break;
-                case M(METRIC__DATA_SUM): np = m->sum->n_data_points, pts = (void **)m->sum->data_points; break;
-                case M(METRIC__DATA_HISTOGRAM):
-                    np = m->histogram->n_data_points, pts = (void **)m->histogram->data_points;
-                    break;
-                case M(METRIC__DATA_EXPONENTIAL_HISTOGRAM):
-                    np = m->exponential_histogram->n_data_points;
-                    pts = (void **)m->exponential_histogram->data_points;
-                    break;
-                default: np = m->summary->n_data_points, pts = (void **)m->summary->data_points; break;
-                }
+                size_t np;
+                void **pts = pp_metric_points(m, &np);
                 for (size_t p = 0; p < np; p++) iv_state_put(s, refused, rm, sm, m, pts[p]);
             }
         }
