@@ -56,7 +56,8 @@ typedef struct iv_proc {
     pp_gauge *held;
 } iv_proc;
 
-static bool held_here(const iv_config *c, const pp_metric *m) {
+static bool held_here(const pp_metric *m, const void *cfg) {
+    const iv_config *c = cfg;
     switch (m->data_case) {
     case M(METRIC__DATA_GAUGE): return !c->pass_through.gauge;
     case M(METRIC__DATA_SUMMARY): return !c->pass_through.summary;
@@ -90,7 +91,7 @@ static pp_batch *pass_batch(const iv_config *c, pp_batch *b) {
             if (!ms || !csm) goto oom;
             size_t nm = 0;
             for (size_t k = 0; k < sm->n_metrics; k++)
-                if (!held_here(c, sm->metrics[k])) ms[nm++] = sm->metrics[k];
+                if (!held_here(sm->metrics[k], c)) ms[nm++] = sm->metrics[k];
             if (!nm) continue;
             *csm = *sm;
             csm->metrics = ms;
@@ -114,25 +115,10 @@ oom:
 
 static int iv_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
     iv_proc *p = (iv_proc *)self;
-    const pp_metrics_req *r = b->metrics;
-    size_t held = 0;
-    for (size_t i = 0; i < r->n_resource_metrics; i++) {
-        const pp_resource_metrics *rm = r->resource_metrics[i];
-        for (size_t j = 0; j < rm->n_scope_metrics; j++) {
-            const pp_scope_metrics *sm = rm->scope_metrics[j];
-            for (size_t k = 0; k < sm->n_metrics; k++) {
-                const pp_metric *m = sm->metrics[k];
-                if (!held_here(p->cfg, m)) continue;
-                size_t n;
-                void **pts = pp_metric_points(m, &n);
-                for (size_t x = 0; x < n; x++, held++)
-                    if (iv_state_put(p->state, b, rm, sm, m, pts[x]) != 0)
-                        return pp_fail(st, PP_UNAVAILABLE, "%s: out of memory", p->component);
-            }
-        }
-    }
+    long held = iv_state_put_batch(p->state, b, held_here, p->cfg);
+    if (held < 0) return pp_fail(st, PP_UNAVAILABLE, "%s: out of memory", p->component);
     if (held == 0) return pp_consume(p->next, b, st);
-    if (held == b->items) return 0;
+    if ((size_t)held == b->items) return 0;
     pp_batch *pass = pass_batch(p->cfg, b);
     if (!pass) return pp_fail(st, PP_UNAVAILABLE, "%s: out of memory", p->component);
     int rc = pass->items ? pp_consume(p->next, pass, st) : 0;

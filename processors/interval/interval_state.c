@@ -261,20 +261,30 @@ pp_batch *iv_state_take(iv_state *s, bool *oom) {
     return b;
 }
 
-void iv_state_restore(iv_state *s, pp_batch *refused) {
-    /* The refused batch borrows every source batch, so its points stay valid
-     * while the state references `refused` itself. */
-    const pp_metrics_req *r = refused->metrics;
+long iv_state_put_batch(iv_state *s, pp_batch *b, bool (*keep)(const pp_metric *m, const void *arg),
+                        const void *arg) {
+    const pp_metrics_req *r = b->metrics;
+    long kept = 0;
     for (size_t i = 0; i < r->n_resource_metrics; i++) {
         const pp_resource_metrics *rm = r->resource_metrics[i];
         for (size_t j = 0; j < rm->n_scope_metrics; j++) {
             const pp_scope_metrics *sm = rm->scope_metrics[j];
             for (size_t k = 0; k < sm->n_metrics; k++) {
                 const pp_metric *m = sm->metrics[k];
+                if (keep && !keep(m, arg)) continue;
                 size_t np;
                 void **pts = pp_metric_points(m, &np);
-                for (size_t p = 0; p < np; p++) iv_state_put(s, refused, rm, sm, m, pts[p]);
+                for (size_t p = 0; p < np; p++, kept++)
+                    if (iv_state_put(s, b, rm, sm, m, pts[p]) != 0) return -1;
             }
         }
     }
+    return kept;
+}
+
+void iv_state_restore(iv_state *s, pp_batch *refused) {
+    /* The refused batch borrows every source batch, so its points stay valid
+     * while the state references `refused` itself. Out of memory here loses
+     * nothing more than the refused emission itself. */
+    iv_state_put_batch(s, refused, NULL, NULL);
 }

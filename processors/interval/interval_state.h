@@ -24,6 +24,11 @@ void iv_state_free(iv_state *s);
 int iv_state_put(iv_state *s, pp_batch *b, const pp_resource_metrics *rm,
                  const pp_scope_metrics *sm, const pp_metric *m, void *point);
 
+/* Keeps every point of b's metrics for which keep(m, arg) is true (all when
+ * keep is NULL). Returns how many points were kept, or -1 on OOM. */
+long iv_state_put_batch(iv_state *s, pp_batch *b, bool (*keep)(const pp_metric *m, const void *arg),
+                        const void *arg);
+
 /* Takes everything held into a new batch (NULL when empty; *oom on OOM, and
  * then the state is kept). */
 pp_batch *iv_state_take(iv_state *s, bool *oom);

@@ -5,111 +5,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <uv.h>
-
-#include "config.h"
-#include "service.h"
 
 #define M(x) OPENTELEMETRY__PROTO__METRICS__V1__##x
 #define DELTA M(AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_DELTA)
 #define CUMUL M(AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE)
 
-/* ---- fakes ---- */
-typedef struct fake_recv { pp_consumer *next[PP_SIGNAL_COUNT]; } fake_recv;
-static fake_recv *last_recv;
-static void *recv_create(const pp_create_params *p, pp_status *st) {
-    (void)st;
-    fake_recv *r = calloc(1, sizeof(*r));
-    memcpy(r->next, p->next, sizeof(r->next));
-    last_recv = r;
-    return r;
-}
-static const pp_factory fake_receiver = {
-    .kind = PP_RECEIVER, .type = "frecv", .signals = 3, .create = recv_create, .destroy = free};
-
-#define KEEP 8
-typedef struct fake_exp { pp_consumer c; pp_batch *got[KEEP]; int n; bool refuse; } fake_exp;
-static fake_exp *exp_;
-static int exp_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
-    fake_exp *e = (fake_exp *)self;
-    if (e->refuse) return pp_fail(st, PP_UNAVAILABLE, "full");
-    assert_true(e->n < KEEP);
-    e->got[e->n++] = pp_batch_ref(b);
-    return 0;
-}
-static void *exp_create(const pp_create_params *p, pp_status *st) {
-    (void)p; (void)st;
-    exp_ = calloc(1, sizeof(*exp_));
-    exp_->c.consume = exp_consume;
-    return exp_;
-}
-static pp_consumer *exp_consumer(void *inst, pp_signal s) { (void)s; return &((fake_exp *)inst)->c; }
-static void exp_destroy(void *inst) {
-    fake_exp *e = inst;
-    for (int i = 0; i < e->n; i++) pp_batch_unref(e->got[i]);
-    free(e);
-}
-static const pp_factory fake_exporter = {
-    .kind = PP_EXPORTER, .type = "fexp", .signals = 3, .create = exp_create,
-    .consumer = exp_consumer, .destroy = exp_destroy};
-static const pp_factory *const fakes[] = {&fake_receiver, &fake_exporter};
-
-typedef struct world { uv_loop_t loop; pp_host host; pp_config *cfg; pp_service *svc; } world;
-
-static world *world_new(const char *id, const char *processors) {
+static tu_world *world_new(const char *id, const char *processors) {
     char yaml[1024];
     snprintf(yaml, sizeof(yaml),
              "receivers: {frecv: }\n"
              "processors: %s\n"
-             "exporters: {fexp: }\n"
-             "service: {pipelines: {metrics: {receivers: [frecv], processors: [%s], exporters: [fexp]}}}\n",
+             "exporters: {fkeep: }\n"
+             "service: {pipelines: {metrics: {receivers: [frecv], processors: [%s], exporters: [fkeep]}}}\n",
              processors, id);
-    pp_registry_set_extra(fakes, 2);
-    world *w = calloc(1, sizeof(*w));
-    uv_loop_init(&w->loop);
-    w->host.loop = &w->loop;
-    w->host.metrics = pp_metrics_new();
-    w->host.health = pp_health_new();
-    pp_diag d;
-    pp_diag_init(&d);
-    const char *texts[] = {yaml};
-    const char *names[] = {"t.yaml"};
-    w->cfg = pp_config_load_texts(texts, names, 1, &d);
-    if (!w->cfg) pp_diag_print(&d, stderr);
-    assert_non_null(w->cfg);
-    pp_diag_free(&d);
-    pp_status st = {0};
-    w->svc = pp_service_build(w->cfg, &w->host, &st);
-    assert_non_null(w->svc);
-    assert_int_equal(pp_service_start(w->svc, &st), 0);
-    return w;
-}
-
-static int64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void world_stop(world *w) {
-    w->host.shutdown_deadline_ns = mono_ns() + 200000000LL;
-    pp_service_shutdown(w->svc);
-}
-
-static void world_free(world *w) {
-    uv_run(&w->loop, UV_RUN_DEFAULT);
-    pp_service_free(w->svc);
-    uv_loop_close(&w->loop);
-    pp_config_free(w->cfg);
-    pp_health_free(w->host.health);
-    pp_metrics_free(w->host.metrics);
-    free(w);
+    return tu_world_new(yaml);
 }
 
 static void push(pp_batch *b, int expect_rc) {
     pp_status st = {0};
-    assert_int_equal(pp_consume(last_recv->next[PP_METRICS], b, &st), expect_rc);
+    assert_int_equal(pp_consume(tu_recv_next[PP_METRICS], b, &st), expect_rc);
     pp_batch_unref(b);
 }
 
@@ -150,21 +64,21 @@ static pp_batch *example(void) {
 
 static void test_interval_keeps_latest_and_passes_delta(void **state) {
     (void)state;
-    world *w = world_new("interval/p", "{interval/p: {interval: 1h}}");
+    tu_world *w = world_new("interval/p", "{interval/p: {interval: 1h}}");
     push(example(), 0);
-    assert_int_equal(exp_->n, 1); /* the delta metric, at once */
-    assert_int_equal(exp_->got[0]->items, 1);
-    assert_true(point_with(exp_->got[0], "other_metric", "orange")->as_double == 77.4);
-    world_stop(w); /* emits what is held */
-    assert_int_equal(exp_->n, 2);
-    pp_batch *b = exp_->got[1];
+    assert_int_equal(tu_kept->n, 1); /* the delta metric, at once */
+    assert_int_equal(tu_kept->got[0]->items, 1);
+    assert_true(point_with(tu_kept->got[0], "other_metric", "orange")->as_double == 77.4);
+    tu_world_stop(w, 200); /* emits what is held */
+    assert_int_equal(tu_kept->n, 2);
+    pp_batch *b = tu_kept->got[1];
     assert_int_equal(b->items, 2);
     pp_number_point *foo = point_with(b, "test_metric", "foo"), *bar = point_with(b, "test_metric", "bar");
     assert_true(foo->as_double == 12.8);
     assert_int_equal(foo->time_unix_nano, 8);
     assert_true(bar->as_double == 6.4);
     assert_string_equal(b->metrics->resource_metrics[0]->resource->attributes[0]->value->string_value, "svc");
-    world_free(w);
+    tu_world_free(w);
 }
 
 static pp_batch *gauges(double v1, uint64_t t) {
@@ -176,60 +90,49 @@ static pp_batch *gauges(double v1, uint64_t t) {
 
 static void test_interval_gauges_held_unless_pass_through(void **state) {
     (void)state;
-    world *w = world_new("interval/p", "{interval/p: {interval: 1h}}");
+    tu_world *w = world_new("interval/p", "{interval/p: {interval: 1h}}");
     push(gauges(1, 100), 0);
     push(gauges(2, 200), 0);
-    assert_int_equal(exp_->n, 0);
-    world_stop(w);
-    assert_int_equal(exp_->n, 1);
-    assert_int_equal(exp_->got[0]->items, 1);
-    pp_metric *m = exp_->got[0]->metrics->resource_metrics[0]->scope_metrics[0]->metrics[0];
+    assert_int_equal(tu_kept->n, 0);
+    tu_world_stop(w, 200);
+    assert_int_equal(tu_kept->n, 1);
+    assert_int_equal(tu_kept->got[0]->items, 1);
+    pp_metric *m = tu_kept->got[0]->metrics->resource_metrics[0]->scope_metrics[0]->metrics[0];
     assert_true(m->gauge->data_points[0]->as_double == 2);
-    world_free(w);
+    tu_world_free(w);
 
     w = world_new("interval/p", "{interval/p: {interval: 1h, pass_through: {gauge: true}}}");
     push(gauges(1, 100), 0);
     push(gauges(2, 200), 0);
-    assert_int_equal(exp_->n, 2);
-    world_stop(w);
-    assert_int_equal(exp_->n, 2); /* nothing held */
-    world_free(w);
-}
-
-static void stop_loop(uv_timer_t *t) { uv_stop(t->loop); }
-
-static void run_for(world *w, uint64_t ms) {
-    uv_timer_t t;
-    uv_timer_init(&w->loop, &t);
-    uv_timer_start(&t, stop_loop, ms, 0);
-    uv_run(&w->loop, UV_RUN_DEFAULT);
-    uv_close((uv_handle_t *)&t, NULL);
-    uv_run(&w->loop, UV_RUN_NOWAIT);
+    assert_int_equal(tu_kept->n, 2);
+    tu_world_stop(w, 200);
+    assert_int_equal(tu_kept->n, 2); /* nothing held */
+    tu_world_free(w);
 }
 
 static void test_interval_timer_emits_then_clears_and_retries_refusal(void **state) {
     (void)state;
-    world *w = world_new("interval/p", "{interval/p: {interval: 20ms}}");
-    exp_->refuse = true;
+    tu_world *w = world_new("interval/p", "{interval/p: {interval: 20ms}}");
+    tu_kept->refuse = true;
     push(gauges(5, 100), 0);
-    run_for(w, 80);
-    assert_int_equal(exp_->n, 0);
+    tu_world_run(w, 80);
+    assert_int_equal(tu_kept->n, 0);
     size_t len;
     char *text = pp_metrics_render(w->host.metrics, &len);
     assert_non_null(strstr(text, "pipit_interval_streams{processor=\"interval/p\"} 1")); /* kept */
     free(text);
-    exp_->refuse = false;
-    run_for(w, 80);
-    assert_int_equal(exp_->n, 1); /* emitted once, then the state was empty */
-    assert_int_equal(exp_->got[0]->items, 1);
-    world_stop(w);
-    assert_int_equal(exp_->n, 1);
-    world_free(w);
+    tu_kept->refuse = false;
+    tu_world_run(w, 80);
+    assert_int_equal(tu_kept->n, 1); /* emitted once, then the state was empty */
+    assert_int_equal(tu_kept->got[0]->items, 1);
+    tu_world_stop(w, 200);
+    assert_int_equal(tu_kept->n, 1);
+    tu_world_free(w);
 }
 
 static void test_deltatocumulative_processor(void **state) {
     (void)state;
-    world *w = world_new("deltatocumulative/p", "{deltatocumulative/p: {max_streams: 1}}");
+    tu_world *w = world_new("deltatocumulative/p", "{deltatocumulative/p: {max_streams: 1}}");
     pp_batch *b = pp_batch_new(PP_METRICS, 0);
     pp_arena *a = b->arena;
     pp_metric *m = tu_sum_metric(a, "reqs", DELTA, 1);
@@ -239,8 +142,8 @@ static void test_deltatocumulative_processor(void **state) {
     m->sum->data_points[3] = tu_num_point(a, 10, 20, 1, "k", "a", NULL, NULL); /* out of order */
     m->sum->n_data_points = 4;
     push(tu_metrics_batch(b, "svc", &m, 1), 0);
-    assert_int_equal(exp_->n, 1);
-    pp_batch *out = exp_->got[0];
+    assert_int_equal(tu_kept->n, 1);
+    pp_batch *out = tu_kept->got[0];
     assert_int_equal(out->items, 3);
     pp_metric *c = out->metrics->resource_metrics[0]->scope_metrics[0]->metrics[0];
     pp_metric *d = out->metrics->resource_metrics[0]->scope_metrics[0]->metrics[1];
@@ -255,8 +158,8 @@ static void test_deltatocumulative_processor(void **state) {
     assert_non_null(strstr(text, "pipit_deltatocumulative_streams_limited_total{processor=\"deltatocumulative/p\"} 1"));
     assert_non_null(strstr(text, "otelcol_deltatocumulative_streams_tracked{processor=\"deltatocumulative/p\"} 1"));
     free(text);
-    world_stop(w);
-    world_free(w);
+    tu_world_stop(w, 200);
+    tu_world_free(w);
 }
 
 int main(void) {

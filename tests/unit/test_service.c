@@ -135,45 +135,17 @@ static const pp_factory *const fakes[] = {&fake_receiver, &fake_processor, &fake
                                           &fake_connector};
 
 /* ---- harness ---- */
-typedef struct world {
-    uv_loop_t loop;
-    pp_host host;
-    pp_config *cfg;
-    pp_service *svc;
-} world;
+typedef tu_world world;
 
 static world *world_new(const char *yaml) {
-    world *w = calloc(1, sizeof(*w));
-    uv_loop_init(&w->loop);
-    w->host.loop = &w->loop;
-    w->host.metrics = pp_metrics_new();
-    w->host.health = pp_health_new();
-    pp_diag d;
-    pp_diag_init(&d);
-    const char *texts[] = {yaml};
-    const char *names[] = {"test.yaml"};
-    w->cfg = pp_config_load_texts(texts, names, 1, &d);
-    if (!w->cfg) pp_diag_print(&d, stderr);
-    assert_non_null(w->cfg);
-    pp_diag_free(&d);
-    pp_status st = {0};
-    w->svc = pp_service_build(w->cfg, &w->host, &st);
-    if (!w->svc) fprintf(stderr, "build: %s\n", st.msg);
-    assert_non_null(w->svc);
+    world *w = tu_world_build(yaml);
     events[0] = '\0';
     return w;
 }
 
 static void world_free(world *w) {
     w->host.shutdown_deadline_ns = 0;
-    pp_service_shutdown(w->svc);
-    uv_run(&w->loop, UV_RUN_DEFAULT);
-    pp_service_free(w->svc);
-    uv_loop_close(&w->loop);
-    pp_config_free(w->cfg);
-    pp_health_free(w->host.health);
-    pp_metrics_free(w->host.metrics);
-    free(w);
+    tu_world_free(w);
 }
 
 static int setup(void **state) {

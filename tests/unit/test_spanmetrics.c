@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
 #include "aggregate/agg_clock.h"
 #include "config.h"
@@ -411,90 +410,29 @@ static void test_exponential_histogram(void **state) {
 
 /* ---- end to end: fake receiver -> spanmetrics -> metrics pipeline -> fake exporter ---- */
 
-typedef struct fake_recv { pp_consumer *next[PP_SIGNAL_COUNT]; } fake_recv;
-static fake_recv *last_recv;
-static void *recv_create(const pp_create_params *p, pp_status *st) {
-    (void)st;
-    fake_recv *r = calloc(1, sizeof(*r));
-    memcpy(r->next, p->next, sizeof(r->next));
-    last_recv = r;
-    return r;
-}
-static const pp_factory fake_receiver = {
-    .kind = PP_RECEIVER, .type = "frecv", .signals = 3, .create = recv_create, .destroy = free};
-
-typedef struct fake_exp { pp_consumer c; pp_batch *last; int batches; } fake_exp;
-static fake_exp *last_exp;
-static int exp_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
-    (void)st;
-    fake_exp *e = (fake_exp *)self;
-    if (e->last) pp_batch_unref(e->last);
-    e->last = pp_batch_ref(b);
-    e->batches++;
-    return 0;
-}
-static void *exp_create(const pp_create_params *p, pp_status *st) {
-    (void)p; (void)st;
-    fake_exp *e = calloc(1, sizeof(*e));
-    e->c.consume = exp_consume;
-    last_exp = e;
-    return e;
-}
-static pp_consumer *exp_consumer(void *inst, pp_signal s) { (void)s; return &((fake_exp *)inst)->c; }
-static void exp_destroy(void *inst) {
-    fake_exp *e = inst;
-    if (e->last) pp_batch_unref(e->last);
-    free(e);
-}
-static const pp_factory fake_exporter = {
-    .kind = PP_EXPORTER, .type = "fexp", .signals = 3, .create = exp_create,
-    .consumer = exp_consumer, .destroy = exp_destroy};
-static const pp_factory *const fakes[] = {&fake_receiver, &fake_exporter};
-
-static void stop_loop(uv_timer_t *t) { uv_stop(t->loop); }
-
 static void test_service_end_to_end(void **state) {
     (void)state;
-    pp_registry_set_extra(fakes, 2);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    pp_host host = {.loop = &loop, .metrics = pp_metrics_new(), .health = pp_health_new()};
-    pp_diag d;
-    pp_diag_init(&d);
-    const char *texts[] = {"receivers: {frecv: }\n"
-                           "connectors:\n"
-                           "  span_metrics:\n"
-                           "    metrics_flush_interval: 30ms\n"
-                           "    histogram: {unit: s, explicit: {buckets: [10ms, 1s]}}\n"
-                           "    dimensions: [{name: http.route}]\n"
-                           "    exemplars: {enabled: true}\n"
-                           "exporters: {fexp: }\n"
-                           "service:\n"
-                           "  pipelines:\n"
-                           "    traces: {receivers: [frecv], exporters: [span_metrics]}\n"
-                           "    metrics: {receivers: [span_metrics], exporters: [fexp]}\n"};
-    const char *names[] = {"t.yaml"};
-    pp_config *cfg = pp_config_load_texts(texts, names, 1, &d);
-    if (!cfg) pp_diag_print(&d, stderr);
-    assert_non_null(cfg);
-    pp_diag_free(&d);
-    pp_status st = {0};
-    pp_service *svc = pp_service_build(cfg, &host, &st);
-    assert_non_null(svc);
-    assert_int_equal(pp_service_start(svc, &st), 0);
+    tu_world *w = tu_world_new("receivers: {frecv: }\n"
+                               "connectors:\n"
+                               "  span_metrics:\n"
+                               "    metrics_flush_interval: 30ms\n"
+                               "    histogram: {unit: s, explicit: {buckets: [10ms, 1s]}}\n"
+                               "    dimensions: [{name: http.route}]\n"
+                               "    exemplars: {enabled: true}\n"
+                               "exporters: {fkeep: }\n"
+                               "service:\n"
+                               "  pipelines:\n"
+                               "    traces: {receivers: [frecv], exporters: [span_metrics]}\n"
+                               "    metrics: {receivers: [span_metrics], exporters: [fkeep]}\n");
     span_spec s[] = {{"GET", 2, 0, 5 * MS, "http.route", "/x", 1}, {"GET", 2, 0, 500 * MS, "http.route", "/x", 2},
                      {"GET", 2, 0, 2000 * MS, "http.route", "/x", 3}};
     pp_batch *in = spans("shop", NULL, NULL, s, 3);
-    assert_int_equal(pp_consume(last_recv->next[PP_TRACES], in, &st), 0);
+    pp_status st = {0};
+    assert_int_equal(pp_consume(tu_recv_next[PP_TRACES], in, &st), 0);
     pp_batch_unref(in);
-    uv_timer_t t;
-    uv_timer_init(&loop, &t);
-    uv_timer_start(&t, stop_loop, 200, 0);
-    uv_run(&loop, UV_RUN_DEFAULT); /* several flushes */
-    uv_close((uv_handle_t *)&t, NULL);
-    assert_true(last_exp->batches >= 2);
-    pp_batch *b = last_exp->last;
-    assert_non_null(b);
+    tu_world_run(w, 200); /* several flushes */
+    assert_true(tu_kept->n >= 2);
+    pp_batch *b = tu_kept->last;
     assert_int_equal(b->items, 2);
     pp_number_point *c = calls_of(b, "shop", "GET", "SPAN_KIND_SERVER");
     assert_int_equal(c->as_int, 3); /* cumulative: same total every flush */
@@ -509,22 +447,14 @@ static void test_service_end_to_end(void **state) {
     assert_int_equal(h->bucket_counts[2], 1); /* 2 s */
     assert_true(h->sum > 2.5049 && h->sum < 2.5051);
     size_t len;
-    char *text = pp_metrics_render(host.metrics, &len);
+    char *text = pp_metrics_render(w->host.metrics, &len);
     assert_non_null(strstr(text, "pipit_spanmetrics_series{connector=\"span_metrics\"} 1"));
     free(text);
-    host.shutdown_deadline_ns = 0;
-    pp_service_shutdown(svc);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    pp_service_free(svc);
-    uv_loop_close(&loop);
-    pp_config_free(cfg);
-    pp_health_free(host.health);
-    pp_metrics_free(host.metrics);
+    tu_world_free(w);
 }
 
 static void test_config_errors(void **state) {
     (void)state;
-    pp_registry_set_extra(fakes, 2);
     pp_diag d;
     pp_diag_init(&d);
     const char *texts[] = {"receivers: {frecv: }\n"
@@ -532,11 +462,11 @@ static void test_config_errors(void **state) {
                            "  spanmetrics:\n"
                            "    histogram: {explicit: {buckets: [10ms, 5ms]}}\n"
                            "    dimensions: [{default: x}]\n"
-                           "exporters: {fexp: }\n"
+                           "exporters: {debug: }\n"
                            "service:\n"
                            "  pipelines:\n"
                            "    traces: {receivers: [frecv], exporters: [spanmetrics]}\n"
-                           "    metrics: {receivers: [spanmetrics], exporters: [fexp]}\n"};
+                           "    metrics: {receivers: [spanmetrics], exporters: [debug]}\n"};
     const char *names[] = {"t.yaml"};
     pp_config *cfg = pp_config_load_texts(texts, names, 1, &d);
     assert_null(cfg);

@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "service.h"
 
 static pp_key_value *kv_str(pp_arena *a, const char *k, const char *v) {
     return tu_kv(a, k, tu_any_str(a, v));
@@ -526,4 +530,103 @@ uint16_t tu_free_port(void) {
     if (fd < 0) return 0;
     close(fd);
     return port;
+}
+
+/* ---- a running service with fake ends ---- */
+
+pp_consumer *tu_recv_next[PP_SIGNAL_COUNT];
+tu_keeper *tu_kept;
+
+static void *frecv_create(const pp_create_params *p, pp_status *st) {
+    (void)st;
+    memcpy(tu_recv_next, p->next, sizeof(tu_recv_next));
+    return malloc(1);
+}
+static const pp_factory frecv = {
+    .kind = PP_RECEIVER, .type = "frecv", .signals = 3, .create = frecv_create, .destroy = free};
+
+static int keep_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
+    tu_keeper *k = (tu_keeper *)self;
+    if (k->refuse) return pp_fail(st, PP_UNAVAILABLE, "fkeep: refusing");
+    if (k->n < TU_KEEP) k->got[k->n] = pp_batch_ref(b);
+    if (k->last) pp_batch_unref(k->last);
+    k->last = pp_batch_ref(b);
+    k->n++;
+    return 0;
+}
+static void *keep_create(const pp_create_params *p, pp_status *st) {
+    (void)p; (void)st;
+    tu_kept = calloc(1, sizeof(*tu_kept));
+    tu_kept->c.consume = keep_consume;
+    return tu_kept;
+}
+static pp_consumer *keep_consumer(void *inst, pp_signal s) { (void)s; return &((tu_keeper *)inst)->c; }
+static void keep_destroy(void *inst) {
+    tu_keeper *k = inst;
+    for (int i = 0; i < k->n && i < TU_KEEP; i++) pp_batch_unref(k->got[i]);
+    if (k->last) pp_batch_unref(k->last);
+    if (k == tu_kept) tu_kept = NULL;
+    free(k);
+}
+static const pp_factory fkeep = {
+    .kind = PP_EXPORTER, .type = "fkeep", .signals = 3, .create = keep_create,
+    .consumer = keep_consumer, .destroy = keep_destroy};
+static const pp_factory *const world_fakes[] = {&frecv, &fkeep};
+
+tu_world *tu_world_build(const char *yaml) {
+    tu_world *w = calloc(1, sizeof(*w));
+    uv_loop_init(&w->loop);
+    w->host.loop = &w->loop;
+    w->host.metrics = pp_metrics_new();
+    w->host.health = pp_health_new();
+    pp_diag d;
+    pp_diag_init(&d);
+    const char *texts[] = {yaml};
+    const char *names[] = {"test.yaml"};
+    w->cfg = pp_config_load_texts(texts, names, 1, &d);
+    if (!w->cfg) pp_diag_print(&d, stderr);
+    assert_non_null(w->cfg);
+    pp_diag_free(&d);
+    pp_status st = {0};
+    w->svc = pp_service_build(w->cfg, &w->host, &st);
+    if (!w->svc) fprintf(stderr, "build: %s\n", st.msg);
+    assert_non_null(w->svc);
+    return w;
+}
+
+tu_world *tu_world_new(const char *yaml) {
+    pp_registry_set_extra(world_fakes, 2);
+    tu_world *w = tu_world_build(yaml);
+    pp_status st = {0};
+    assert_int_equal(pp_service_start(w->svc, &st), 0);
+    return w;
+}
+
+static void tu_stop_loop(uv_timer_t *t) { uv_stop(t->loop); }
+
+void tu_world_run(tu_world *w, uint64_t ms) {
+    uv_timer_t t;
+    uv_timer_init(&w->loop, &t);
+    uv_timer_start(&t, tu_stop_loop, ms, 0);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&w->loop, UV_RUN_NOWAIT);
+}
+
+void tu_world_stop(tu_world *w, int64_t ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    w->host.shutdown_deadline_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec + ms * 1000000LL;
+    pp_service_shutdown(w->svc);
+}
+
+void tu_world_free(tu_world *w) {
+    pp_service_shutdown(w->svc); /* idempotent: nothing more after tu_world_stop */
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    pp_service_free(w->svc);
+    uv_loop_close(&w->loop);
+    pp_config_free(w->cfg);
+    pp_health_free(w->host.health);
+    pp_metrics_free(w->host.metrics);
+    free(w);
 }

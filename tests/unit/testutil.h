@@ -8,7 +8,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <uv.h>
+
 #include "batch.h"
+#include "component.h"
 
 /* A traces request with n_resources x n_scopes x n_spans spans, valid ids
  * (trace id derived from seed), in a new batch (refs = 1). */
@@ -24,6 +27,41 @@ pp_metric *tu_sum_metric(pp_arena *a, const char *name, int temporality, int mon
 pp_number_point *tu_num_point(pp_arena *a, uint64_t start, uint64_t time, double v, const char *k1,
                               const char *v1, const char *k2, const char *v2);
 pp_batch *tu_metrics_batch(pp_batch *b, const char *svc, pp_metric **ms, size_t n);
+
+/* ---- a running service with fake ends ---- */
+
+/* Fake receiver "frecv": tu_recv_next[s] is where the last one created feeds. */
+extern pp_consumer *tu_recv_next[PP_SIGNAL_COUNT];
+/* Fake exporter "fkeep": keeps a reference to every batch it takes (the first
+ * TU_KEEP in got[], the latest in last); refuses with UNAVAILABLE while
+ * refuse is set. tu_kept is the last one created. */
+#define TU_KEEP 16
+typedef struct tu_keeper {
+    pp_consumer c;
+    pp_batch *got[TU_KEEP];
+    pp_batch *last;
+    int n;
+    bool refuse;
+} tu_keeper;
+extern tu_keeper *tu_kept;
+
+typedef struct pp_config pp_config;
+typedef struct pp_service pp_service;
+typedef struct tu_world {
+    uv_loop_t loop;
+    pp_host host;
+    pp_config *cfg;
+    pp_service *svc;
+} tu_world;
+/* Loads yaml (which may use frecv and fkeep), builds and starts the service. */
+tu_world *tu_world_new(const char *yaml);
+/* Only loads and builds (with whatever fakes the caller registered). */
+tu_world *tu_world_build(const char *yaml);
+/* Runs the loop for ms milliseconds (timers fire). */
+void tu_world_run(tu_world *w, uint64_t ms);
+/* Shuts the service down with a deadline ms from now. */
+void tu_world_stop(tu_world *w, int64_t ms);
+void tu_world_free(tu_world *w); /* stops first if tu_world_stop was not called */
 
 /* Reads a whole file; caller frees. NULL on error. */
 char *tu_read_file(const char *path, size_t *len);
