@@ -202,8 +202,9 @@ static sm_series *series_for(sm_agg *g, const pp_strbuf *k, size_t svc_len, bool
     return NULL;
 }
 
-size_t sm_agg_add(sm_agg *g, const pp_traces_req *r) {
+size_t sm_agg_add(sm_agg *g, const pp_traces_req *r, size_t *lost) {
     size_t overflow = 0;
+    *lost = 0;
     int64_t now = pp_agg_now_ns();
     pp_strbuf k = PP_STRBUF_INIT;
     for (size_t i = 0; i < r->n_resource_spans; i++) {
@@ -215,7 +216,11 @@ size_t sm_agg_add(sm_agg *g, const pp_traces_req *r) {
                 size_t svc_len = 0;
                 k.len = 0;
                 span_key(g, &k, rs->resource, sp, &svc_len);
-                if (k.oom) continue;
+                if (k.oom) {
+                    (*lost)++;
+                    pp_sb_free(&k); /* oom is sticky: start afresh */
+                    continue;
+                }
                 uint64_t ns = sp->end_time_unix_nano > sp->start_time_unix_nano
                                   ? sp->end_time_unix_nano - sp->start_time_unix_nano
                                   : 0;
@@ -223,11 +228,14 @@ size_t sm_agg_add(sm_agg *g, const pp_traces_req *r) {
                 bool of = false;
                 sm_shard *sh = NULL;
                 sm_series *s = series_for(g, &k, svc_len, &of, &sh, now);
-                if (!s) continue;
+                if (!s) {
+                    (*lost)++;
+                    continue;
+                }
                 s->touched_ns = now;
                 s->calls++;
                 if (g->o.histogram) {
-                    hist_record(g, &s->cur, v);
+                    if (hist_record(g, &s->cur, v) != 0) (*lost)++; /* counted, not timed */
                     add_exemplar(g, s, sp, v);
                 }
                 pthread_mutex_unlock(&sh->lock);

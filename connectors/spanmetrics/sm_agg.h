@@ -47,8 +47,9 @@ typedef struct sm_agg_options {
 sm_agg *sm_agg_new(const sm_agg_options *o);
 void sm_agg_free(sm_agg *g);
 
-/* Counts every span of r. Returns how many went into the overflow series. */
-size_t sm_agg_add(sm_agg *g, const pp_traces_req *r);
+/* Counts every span of r. Returns how many went into the overflow series;
+ * *lost gets the spans that could not be counted (out of memory). */
+size_t sm_agg_add(sm_agg *g, const pp_traces_req *r, size_t *lost);
 
 /* The metrics of every series at time now (unix ns), or NULL when there is
  * nothing to emit (or out of memory: *oom set). Expired series are removed

@@ -33,7 +33,7 @@ typedef struct sm_conn {
     pthread_mutex_t flush_lock; /* one flush at a time (timer, shutdown) */
     atomic_bool stopping;
     pp_periodic timer;
-    pp_counter *overflow, *refused, *dropped_shutdown;
+    pp_counter *overflow, *refused, *dropped_shutdown, *lost;
     pp_gauge *series;
 } sm_conn;
 
@@ -41,7 +41,12 @@ static int sm_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
     sm_conn *c = (sm_conn *)self;
     if (atomic_load(&c->stopping))
         return pp_fail(st, PP_UNAVAILABLE, "%s: shutting down", c->component);
-    pp_counter_add(c->overflow, sm_agg_add(c->agg, b->traces));
+    size_t lost = 0;
+    pp_counter_add(c->overflow, sm_agg_add(c->agg, b->traces, &lost));
+    if (lost) {
+        pp_counter_add(c->lost, lost);
+        pp_log_error(c->component, "out of memory: spans not counted into span metrics", NULL);
+    }
     return 0;
 }
 
@@ -145,6 +150,7 @@ static void *sm_create(const pp_create_params *cp, pp_status *st) {
     c->series = pp_gauge_get_fn(m, "pipit_spanmetrics_series", "Series held by the connector.",
                                 labels, series_fn, c->agg);
     c->dropped_shutdown = pp_drops_counter(m, c->component, PP_METRICS, "shutdown_deadline");
+    c->lost = pp_drops_counter(m, c->component, PP_TRACES, "out_of_memory");
     return c;
 }
 

@@ -82,7 +82,9 @@ static pp_batch *spans(const char *svc, const char *res_key, const char *res_val
 }
 
 static void feed(sm_agg *g, pp_batch *b, size_t expect_overflow) {
-    assert_int_equal(sm_agg_add(g, b->traces), expect_overflow);
+    size_t lost;
+    assert_int_equal(sm_agg_add(g, b->traces, &lost), expect_overflow);
+    assert_int_equal(lost, 0);
     pp_batch_unref(b);
 }
 
