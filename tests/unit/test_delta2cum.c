@@ -2,6 +2,8 @@
  * batch conversion. Expected totals are computed by hand in each test. */
 #include "testutil.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "aggregate/agg_clock.h"
@@ -346,6 +348,54 @@ static void test_exph_index_matches_definition(void **st_) {
     assert_int_equal(pp_exph_index(0.25, -1), -2);  /* (2^-4, 2^-2] */
 }
 
+/* Threads feeding their own stream and one shared stream at once. */
+typedef struct worker { pp_d2c *s; int id; double own, shared_last; } worker;
+#define ROUNDS 2000
+
+static void *work(void *arg) {
+    worker *w = arg;
+    pp_arena *a = pp_arena_new(0);
+    pp_metric *m = tu_sum_metric(a, "x", DELTA, 1);
+    char v[8];
+    snprintf(v, sizeof(v), "t%d", w->id);
+    pp_d2c_stats stats = {0};
+    pp_number_point out;
+    for (int i = 0; i < ROUNDS; i++) {
+        pp_number_point *p = tu_num_point(a, (uint64_t)i, (uint64_t)i + 1, 1, "k", v, NULL, NULL);
+        pp_d2c_stream id = {.metric = m, .attrs = p->attributes, .n_attrs = 1};
+        assert_int_equal(pp_d2c_sum(w->s, &id, p, &out, a, &stats), PP_D2C_CONVERTED);
+        w->own = out.as_double;
+        /* The shared stream: times interleave across threads, so some points
+         * are out of order; converted + dropped must add up. */
+        pp_number_point *q = tu_num_point(a, 0, (uint64_t)(i * 4 + w->id + 1), 1, NULL, NULL, NULL, NULL);
+        pp_d2c_stream sid = {.metric = m};
+        if (pp_d2c_sum(w->s, &sid, q, &out, a, &stats) == PP_D2C_CONVERTED) w->shared_last = out.as_double;
+    }
+    assert_int_equal(stats.converted + stats.out_of_order, 2 * ROUNDS);
+    pp_arena_destroy(a);
+    return NULL;
+}
+
+static void test_concurrent_updates(void **st_) {
+    (void)st_;
+    pp_d2c *s = state(0, 0);
+    worker w[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (worker){.s = s, .id = i};
+        pthread_create(&t[i], NULL, work, &w[i]);
+    }
+    double shared_max = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_true(w[i].own == ROUNDS); /* no update lost on a thread's own stream */
+        if (w[i].shared_last > shared_max) shared_max = w[i].shared_last;
+    }
+    assert_true(shared_max >= ROUNDS && shared_max <= 4 * ROUNDS);
+    assert_int_equal(pp_d2c_stream_count(s), 5);
+    pp_d2c_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sum_running_totals),
@@ -357,6 +407,7 @@ int main(void) {
         cmocka_unit_test(test_cumulative_batch_passes_as_is),
         cmocka_unit_test(test_exponential_histogram_merges_at_lower_scale),
         cmocka_unit_test(test_exph_index_matches_definition),
+        cmocka_unit_test(test_concurrent_updates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

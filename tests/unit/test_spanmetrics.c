@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,6 +411,44 @@ static void test_exponential_histogram(void **state) {
     sm_agg_free(g);
 }
 
+/* Four threads recording into the same and into their own series. */
+typedef struct rec_arg { sm_agg *g; uint8_t id; } rec_arg;
+static void *record(void *arg) {
+    rec_arg *r = arg;
+    char own[8];
+    snprintf(own, sizeof(own), "own%u", r->id);
+    span_spec s[] = {{"shared", 2, 0, 3 * MS, NULL, NULL, 1}, {own, 2, 0, 7 * MS, NULL, NULL, 2}};
+    for (int i = 0; i < 500; i++) {
+        pp_batch *b = spans("api", NULL, NULL, s, 2);
+        size_t lost;
+        sm_agg_add(r->g, b->traces, &lost);
+        pp_batch_unref(b);
+    }
+    return NULL;
+}
+
+static void test_concurrent_recording(void **state) {
+    (void)state;
+    sm_agg_options o = opts();
+    sm_agg *g = sm_agg_new(&o);
+    pthread_t t[4];
+    rec_arg args[4];
+    for (uint8_t i = 0; i < 4; i++) {
+        args[i] = (rec_arg){g, i};
+        pthread_create(&t[i], NULL, record, &args[i]);
+    }
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    bool oom;
+    pp_batch *b = sm_agg_snapshot(g, 1, &oom);
+    assert_int_equal(calls_of(b, "api", "shared", NULL)->as_int, 2000);
+    assert_true(dur_of(b, "api", "shared")->sum == 6000.0);
+    assert_int_equal(dur_of(b, "api", "shared")->bucket_counts[1], 2000);
+    assert_int_equal(calls_of(b, "api", "own3", NULL)->as_int, 500);
+    assert_int_equal(sm_agg_series_count(g), 5);
+    pp_batch_unref(b);
+    sm_agg_free(g);
+}
+
 /* ---- end to end: fake receiver -> spanmetrics -> metrics pipeline -> fake exporter ---- */
 
 static void test_service_end_to_end(void **state) {
@@ -486,6 +525,7 @@ int main(void) {
         cmocka_unit_test(test_exemplars_keep_most_recent),
         cmocka_unit_test(test_delta_temporality_and_refusal),
         cmocka_unit_test(test_exponential_histogram),
+        cmocka_unit_test(test_concurrent_recording),
         cmocka_unit_test(test_service_end_to_end),
         cmocka_unit_test(test_config_errors),
     };
