@@ -460,6 +460,7 @@ static void test_service_end_to_end(void **state) {
                                "    histogram: {unit: s, explicit: {buckets: [10ms, 1s]}}\n"
                                "    dimensions: [{name: http.route}]\n"
                                "    exemplars: {enabled: true}\n"
+                               "    exclude_dimensions: [status.code]\n"
                                "exporters: {fkeep: }\n"
                                "service:\n"
                                "  pipelines:\n"
@@ -478,6 +479,8 @@ static void test_service_end_to_end(void **state) {
     pp_number_point *c = calls_of(b, "shop", "GET", "SPAN_KIND_SERVER");
     assert_int_equal(c->as_int, 3); /* cumulative: same total every flush */
     assert_string_equal(attr_str(c->attributes, c->n_attributes, "http.route"), "/x");
+    assert_null(attr_str(c->attributes, c->n_attributes, "status.code")); /* excluded */
+    assert_int_equal(c->n_attributes, 4);
     const pp_metric *dm = find_metric(b, "shop", "traces.span.metrics.duration");
     assert_string_equal(dm->unit, "s");
     pp_histogram_point *h = dm->histogram->data_points[0];
@@ -491,6 +494,31 @@ static void test_service_end_to_end(void **state) {
     char *text = pp_metrics_render(w->host.metrics, &len);
     assert_non_null(strstr(text, "pipit_spanmetrics_series{connector=\"span_metrics\"} 1"));
     free(text);
+    tu_world_free(w);
+}
+
+static void test_shutdown_flushes_once_more(void **state) {
+    (void)state;
+    tu_world *w = tu_world_new("receivers: {frecv: }\n"
+                               "connectors: {spanmetrics: {metrics_flush_interval: 1h,"
+                               " aggregation_temporality: AGGREGATION_TEMPORALITY_DELTA}}\n"
+                               "exporters: {fkeep: }\n"
+                               "service:\n"
+                               "  pipelines:\n"
+                               "    traces: {receivers: [frecv], exporters: [spanmetrics]}\n"
+                               "    metrics: {receivers: [spanmetrics], exporters: [fkeep]}\n");
+    span_spec s[] = {{"op", 1, 1, 1 * MS, NULL, NULL, 1}};
+    pp_batch *in = spans("svc", NULL, NULL, s, 1);
+    pp_status st = {0};
+    assert_int_equal(pp_consume(tu_recv_next[PP_TRACES], in, &st), 0);
+    pp_batch_unref(in);
+    assert_int_equal(tu_kept->n, 0);
+    tu_world_stop(w, 500);
+    assert_int_equal(tu_kept->n, 1);
+    pp_number_point *c = calls_of(tu_kept->last, "svc", "op", "SPAN_KIND_INTERNAL");
+    assert_non_null(c);
+    assert_int_equal(c->as_int, 1);
+    assert_string_equal(attr_str(c->attributes, c->n_attributes, "status.code"), "STATUS_CODE_OK");
     tu_world_free(w);
 }
 
@@ -527,6 +555,7 @@ int main(void) {
         cmocka_unit_test(test_exponential_histogram),
         cmocka_unit_test(test_concurrent_recording),
         cmocka_unit_test(test_service_end_to_end),
+        cmocka_unit_test(test_shutdown_flushes_once_more),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
