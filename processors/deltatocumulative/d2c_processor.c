@@ -91,6 +91,9 @@ static void *d2c_create(const pp_create_params *cp, pp_status *st) {
                                labels);
     p->tracked = pp_gauge_get_fn(m, "otelcol_deltatocumulative_streams_tracked",
                                  "Number of streams tracked.", labels, tracked_fn, p->state);
+    pp_gauge_set(pp_gauge_get(m, "otelcol_deltatocumulative_streams_limit",
+                              "Upper limit of tracked streams (0: none).", labels),
+                 c->max_streams);
     return p;
 }
 

@@ -157,6 +157,7 @@ static void test_deltatocumulative_processor(void **state) {
                                  "reason=\"out_of_order\",signal=\"metrics\"} 1"));
     assert_non_null(strstr(text, "pipit_deltatocumulative_streams_limited_total{processor=\"deltatocumulative/p\"} 1"));
     assert_non_null(strstr(text, "otelcol_deltatocumulative_streams_tracked{processor=\"deltatocumulative/p\"} 1"));
+    assert_non_null(strstr(text, "otelcol_deltatocumulative_streams_limit{processor=\"deltatocumulative/p\"} 1"));
     free(text);
     tu_world_stop(w, 200);
     tu_world_free(w);
