@@ -9,10 +9,9 @@
 source "$(dirname "$0")/lib.sh"
 
 NA=(/usr/bin/python3 "$(dirname "$0")/netabuse.py")
-TRACES=/opentelemetry.proto.collector.trace.v1.TraceService/Export
 N=20 # requests per protocol and phase, 10 spans each
 "${NA[@]}" spans 10 >"$WORK/spans.pb"
-{ printf '\x00'; printf '%08x' "$(stat -c %s "$WORK/spans.pb")" | xxd -r -p; cat "$WORK/spans.pb"; } >"$WORK/spans.grpc"
+grpc_frame 00 "$WORK/spans.pb" "$WORK/spans.grpc"
 
 run() { # run NAME LIMIT_MIB SPIKE_MIB
   GP=$(free_port) HP=$(free_port) HC=$(free_port) MP=$(free_port)
@@ -40,47 +39,25 @@ YAML
   sleep 0.3 # a few check intervals: the limiter has measured
 }
 
-metric() { # metric NAME LABELS -> value (0 when absent)
-  local v
-  v=$(curl -s "http://127.0.0.1:$MP/metrics" | grep -F "$1{$2} " | awk '{print $2}' | head -1)
-  echo "${v:-0}"
-}
-
-http_post() { # -> status; headers in $WORK/http.hdr
-  curl -s -m 10 -D "$WORK/http.hdr" -o /dev/null -w '%{http_code}' \
-    -H 'Content-Type: application/x-protobuf' --data-binary @"$WORK/spans.pb" \
-    "http://127.0.0.1:$HP/v1/traces" || true
-}
-
-grpc_call() { # -> grpc-status; headers and trailers in $WORK/grpc.hdr
-  : >"$WORK/grpc.hdr"
-  curl -s -m 10 --http2-prior-knowledge -D "$WORK/grpc.hdr" -o /dev/null \
-    -H 'content-type: application/grpc' -H 'te: trailers' \
-    --data-binary @"$WORK/spans.grpc" "http://127.0.0.1:$GP$TRACES" || true
-  local s
-  s=$(tr -d '\r' <"$WORK/grpc.hdr" | sed -n 's/^grpc-status: *//p' | head -1)
-  echo "${s:-none}"
-}
-
 # ---- 1. over the limit ----
 run low 8 2
 for ((i = 0; i < N; i++)); do
-  code=$(http_post)
+  code=$(http_post "$HP" "$WORK/spans.pb")
   [ "$code" = 503 ] || fail "HTTP over the memory limit: status $code, want 503"
   ra=$(tr -d '\r' <"$WORK/http.hdr" | sed -n 's/^[Rr]etry-[Aa]fter: *//p')
   [ -n "$ra" ] && [ "$ra" -ge 1 ] || fail "HTTP 503 without a Retry-After header: $(cat "$WORK/http.hdr")"
-  code=$(grpc_call)
+  code=$(grpc_call "$GP" "$WORK/spans.grpc")
   [ "$code" = 14 ] || fail "gRPC over the memory limit: grpc-status $code, want 14 (UNAVAILABLE)"
   grep -qi '^grpc-status-details-bin:' "$WORK/grpc.hdr" || fail "gRPC UNAVAILABLE without RetryInfo details"
 done
 echo "  $N HTTP requests: 503, Retry-After: $ra; $N gRPC calls: UNAVAILABLE with details"
 for t in http grpc; do
   l="receiver=\"otlp\",transport=\"$t\""
-  [ "$(metric otelcol_receiver_accepted_spans_total "$l")" = 0 ] || fail "$t: spans accepted over the limit"
-  got=$(metric pipit_receiver_refused_requests_total "reason=\"memory_limit\",$l")
+  [ "$(metric "$MP" otelcol_receiver_accepted_spans_total "$l")" = 0 ] || fail "$t: spans accepted over the limit"
+  got=$(metric "$MP" pipit_receiver_refused_requests_total "reason=\"memory_limit\",$l")
   [ "$got" = "$N" ] || fail "$t: pipit_receiver_refused_requests_total{reason=memory_limit} = $got, want $N"
 done
-[ "$(metric otelcol_exporter_sent_spans_total 'exporter="debug"')" = 0 ] || fail "spans exported over the limit"
+[ "$(metric "$MP" otelcol_exporter_sent_spans_total 'exporter="debug"')" = 0 ] || fail "spans exported over the limit"
 stop_pipit "$PIPIT_PID" 5
 [ "$STOP_RC" = 0 ] || fail "exit code $STOP_RC (a sanitizer report makes it non-zero)"
 pass "over the memory limit: 503 + Retry-After / UNAVAILABLE + RetryInfo; $N refusals counted per transport; nothing accepted or exported"
@@ -89,23 +66,23 @@ pass "over the memory limit: 503 + Retry-After / UNAVAILABLE + RetryInfo; $N ref
 run high 4000 100
 ok_http=0 ok_grpc=0
 for ((i = 0; i < N; i++)); do
-  [ "$(http_post)" = 200 ] && ok_http=$((ok_http + 1))
-  [ "$(grpc_call)" = 0 ] && ok_grpc=$((ok_grpc + 1))
+  [ "$(http_post "$HP" "$WORK/spans.pb")" = 200 ] && ok_http=$((ok_http + 1))
+  [ "$(grpc_call "$GP" "$WORK/spans.grpc")" = 0 ] && ok_grpc=$((ok_grpc + 1))
 done
 [ "$ok_http" = "$N" ] && [ "$ok_grpc" = "$N" ] || fail "under a generous limit: $ok_http/$N HTTP, $ok_grpc/$N gRPC succeeded"
 acked=$(((ok_http + ok_grpc) * 10))
 for ((i = 0; i < 100; i++)); do # the batch processor flushes within its 100 ms timeout
-  [ "$(metric otelcol_exporter_sent_spans_total 'exporter="debug"')" = "$acked" ] && break
+  [ "$(metric "$MP" otelcol_exporter_sent_spans_total 'exporter="debug"')" = "$acked" ] && break
   sleep 0.05
 done
-sent=$(metric otelcol_exporter_sent_spans_total 'exporter="debug"')
-acc=$(($(metric otelcol_receiver_accepted_spans_total 'receiver="otlp",transport="http"') +
-  $(metric otelcol_receiver_accepted_spans_total 'receiver="otlp",transport="grpc"')))
+sent=$(metric "$MP" otelcol_exporter_sent_spans_total 'exporter="debug"')
+acc=$(($(metric "$MP" otelcol_receiver_accepted_spans_total 'receiver="otlp",transport="http"') +
+  $(metric "$MP" otelcol_receiver_accepted_spans_total 'receiver="otlp",transport="grpc"')))
 [ "$acc" = "$acked" ] || fail "accepted $acc spans, acknowledged $acked"
 [ "$sent" = "$acked" ] || fail "exported $sent spans, acknowledged $acked"
 for t in http grpc; do
   l="reason=\"memory_limit\",receiver=\"otlp\",transport=\"$t\""
-  [ "$(metric pipit_receiver_refused_requests_total "$l")" = 0 ] || fail "$t: refusals under a generous limit"
+  [ "$(metric "$MP" pipit_receiver_refused_requests_total "$l")" = 0 ] || fail "$t: refusals under a generous limit"
 done
 stop_pipit "$PIPIT_PID" 5
 [ "$STOP_RC" = 0 ] || fail "exit code $STOP_RC"

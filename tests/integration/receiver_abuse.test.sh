@@ -16,7 +16,6 @@ source "$(dirname "$0")/lib.sh"
 
 NA=(/usr/bin/python3 "$(dirname "$0")/netabuse.py")
 RSS_LIMIT_KB=$((64 * 1024))
-TRACES=/opentelemetry.proto.collector.trace.v1.TraceService/Export
 
 : "${PIPIT_RELEASE_BIN:?PIPIT_RELEASE_BIN must name the Release pipit (ctest sets it)}"
 [ -x "$PIPIT_RELEASE_BIN" ] || fail "no Release binary at $PIPIT_RELEASE_BIN: build it first
@@ -38,10 +37,6 @@ head -c 1G /dev/zero | zstd -q -c >"$WORK/bomb.zst"                             
 head -c 1G /dev/zero | zstd -q -c --stream-size=1073741824 >"$WORK/bomb-sized.zst" # declares 1 GiB
 "${NA[@]}" spans 10 >"$WORK/spans.pb"
 
-# A gRPC length-prefixed message: grpc_frame FLAG IN OUT
-grpc_frame() {
-  { printf "\\x$1"; printf '%08x' "$(stat -c %s "$2")" | xxd -r -p; cat "$2"; } >"$3"
-}
 grpc_frame 01 "$WORK/bomb.gz" "$WORK/bomb.gz.grpc"
 grpc_frame 01 "$WORK/bomb.zst" "$WORK/bomb.zst.grpc"
 grpc_frame 01 "$WORK/bomb-sized.zst" "$WORK/bomb-sized.zst.grpc"
@@ -66,37 +61,11 @@ service:
 YAML
 }
 
-# http_post FILE [ENCODING] -> prints the status code
-http_post() {
-  local enc=()
-  [ -n "${2:-}" ] && enc=(-H "Content-Encoding: $2")
-  [ -s "$1" ] || fail "http_post: no file $1"
-  curl -s -m 30 -o "$WORK/http.body" -w '%{http_code}' -H 'Content-Type: application/x-protobuf' \
-    "${enc[@]}" --data-binary @"$1" "http://127.0.0.1:$HP/v1/traces" || true
-}
-
-# grpc_call FILE [ENCODING] -> prints grpc-status (from headers or trailers; "none" if absent)
-grpc_call() {
-  local enc=()
-  [ -n "${2:-}" ] && enc=(-H "grpc-encoding: $2")
-  [ -s "$1" ] || fail "grpc_call: no file $1"
-  : >"$WORK/grpc.hdr"
-  curl -s -m 30 --http2-prior-knowledge -D "$WORK/grpc.hdr" -o /dev/null \
-    -H 'content-type: application/grpc' -H 'te: trailers' "${enc[@]}" \
-    --data-binary @"$1" "http://127.0.0.1:$GP$TRACES" || true
-  local s
-  s=$(tr -d '\r' <"$WORK/grpc.hdr" | sed -n 's/^grpc-status: *//p' | head -1)
-  echo "${s:-none}"
-}
-
 hwm_kb() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$PIPIT_PID/status"; }
 
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
-accepted() { # accepted spans for transport $1
-  curl -s "http://127.0.0.1:$MP/metrics" |
-    sed -n "s/^otelcol_receiver_accepted_spans_total{receiver=\"otlp\",transport=\"$1\"} //p"
-}
+accepted() { metric "$MP" otelcol_receiver_accepted_spans_total "receiver=\"otlp\",transport=\"$1\""; }
 
 # Sends every bomb; checks the refusals; prints timings (and VmHWM if $1 = rss).
 send_bombs() {
@@ -105,7 +74,7 @@ send_bombs() {
     local file=$WORK/bomb.gz
     [ "$enc" = zstd ] && file=$WORK/bomb.zst
     t=$(date +%s%N)
-    code=$(http_post "$file" "$enc")
+    code=$(http_post "$HP" "$file" "$enc")
     [ "$code" = 413 ] || fail "HTTP $enc bomb: status $code, want 413 ($(head -c 200 "$WORK/http.body"))"
     echo "  HTTP $enc bomb: 413 in $(ms_since "$t") ms${1:+, VmHWM $(hwm_kb) kB}"
   done
@@ -113,7 +82,7 @@ send_bombs() {
     local enc=zstd
     [ "$b" = bomb.gz ] && enc=gzip
     t=$(date +%s%N)
-    code=$(grpc_call "$WORK/$b.grpc" "$enc")
+    code=$(grpc_call "$GP" "$WORK/$b.grpc" "$enc")
     [ "$code" = 8 ] || fail "gRPC $b: grpc-status $code, want 8 (RESOURCE_EXHAUSTED)"
     echo "  gRPC $b: RESOURCE_EXHAUSTED in $(ms_since "$t") ms${1:+, VmHWM $(hwm_kb) kB}"
   done
@@ -123,9 +92,9 @@ send_bombs() {
 exports_work() {
   local g0 h0 code
   g0=$(accepted grpc) h0=$(accepted http)
-  code=$(grpc_call "$WORK/spans.grpc")
+  code=$(grpc_call "$GP" "$WORK/spans.grpc")
   [ "$code" = 0 ] || fail "gRPC export after $1: grpc-status $code"
-  code=$(http_post "$WORK/spans.pb")
+  code=$(http_post "$HP" "$WORK/spans.pb")
   [ "$code" = 200 ] || fail "HTTP export after $1: status $code"
   [ "$(accepted grpc)" = $((g0 + 10)) ] || fail "gRPC accepted $(accepted grpc), want $((g0 + 10))"
   [ "$(accepted http)" = $((h0 + 10)) ] || fail "HTTP accepted $(accepted http), want $((h0 + 10))"
