@@ -13,6 +13,7 @@
 
 #include "http_body.h"
 #include "http_cors.h"
+#include "http_deadline.h"
 #include "http_endpoint.h"
 #include "http_export.h"
 #include "http_tls.h"
@@ -28,6 +29,7 @@ struct pp_http_server {
     uint16_t port;
     atomic_int inflight; /* requests between their headers and their completion */
     pp_http_tls tls;
+    pp_http_deadlines *deadlines; /* read_header_timeout; NULL: none */
     char addr[128];
 };
 
@@ -200,6 +202,25 @@ status:
     return true;
 }
 
+static pp_http_conn_deadline *conn_deadline(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    pp_http_server *s = cls;
+    if (!s->deadlines) return;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? pp_http_deadline_open(s->deadlines, ci->connect_fd) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        pp_http_deadline_close(s->deadlines, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **req_cls) {
@@ -210,6 +231,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!(q = calloc(1, sizeof(*q)))) return MHD_NO;
         *req_cls = q;
         atomic_fetch_add(&s->inflight, 1);
+        if (s->deadlines) pp_http_deadline_request(s->deadlines, conn_deadline(c));
         const char *origin = header(c, "Origin");
         if (s->cfg->cors_present && strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0 && origin &&
             header(c, "Access-Control-Request-Method")) {
@@ -246,10 +268,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                          enum MHD_RequestTerminationCode why) {
-    (void)c, (void)why;
+    (void)why;
     pp_http_server *s = cls;
     req *q = *req_cls;
     if (!q) return;
+    if (s->deadlines) pp_http_deadline_done(s->deadlines, conn_deadline(c));
     if (q->admitted) pp_ingest_release(s->in, q->admitted);
     pp_http_body_free(&q->body);
     free(q);
@@ -294,7 +317,24 @@ pp_http_server *pp_http_server_start(const pp_http_server_cfg *cfg, pp_ingest *i
         free(s);
         return NULL;
     }
+    if (cfg->read_header_timeout_ns > 0) {
+        int64_t tick = cfg->read_header_timeout_ns / 8;
+        tick = tick < 10000000 ? 10000000 : tick > 250000000 ? 250000000 : tick;
+        const char *labels[] = {"receiver", in->receiver_id, NULL};
+        pp_counter *cut = in->metrics ? pp_counter_get(in->metrics, "pipit_receiver_http_header_timeouts",
+                                                       "HTTP connections closed because a request's "
+                                                       "headers took longer than read_header_timeout.",
+                                                       labels)
+                                      : NULL;
+        if (!(s->deadlines = pp_http_deadlines_new(cfg->read_header_timeout_ns, tick, cut))) {
+            pp_http_tls_free(&s->tls);
+            free(s);
+            pp_fail(st, PP_INTERNAL, "out of memory");
+            return NULL;
+        }
+    }
     if ((s->listen_fd = pp_http_listen(cfg->endpoint, &s->port, st)) < 0) {
+        pp_http_deadlines_free(s->deadlines);
         pp_http_tls_free(&s->tls);
         free(s);
         return NULL;
@@ -307,9 +347,11 @@ pp_http_server *pp_http_server_start(const pp_http_server_cfg *cfg, pp_ingest *i
         MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, pool_size(),
         MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s(cfg),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_END);
     if (!s->daemon) {
         close(s->listen_fd);
+        pp_http_deadlines_free(s->deadlines);
         pp_http_tls_free(&s->tls);
         free(s);
         pp_fail(st, PP_INTERNAL, "listen on %s: cannot start the HTTP server", cfg->endpoint);
@@ -334,6 +376,7 @@ void pp_http_server_stop(pp_http_server *s, int64_t deadline_ns) {
 void pp_http_server_free(pp_http_server *s) {
     if (!s) return;
     pp_http_server_stop(s, 0);
+    pp_http_deadlines_free(s->deadlines); /* after MHD: it reports every close first */
     pp_http_tls_free(&s->tls);
     free(s);
 }

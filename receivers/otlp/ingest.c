@@ -24,6 +24,11 @@ void pp_ingest_init(pp_ingest *in, const pp_create_params *p, const char *transp
     in->refused[PP_METRICS] =
         pp_counter_get(m, "otelcol_receiver_refused_metric_points",
                        "Number of metric points that could not be pushed into the pipeline.", labels);
+    const char *ml[] = {"receiver", in->receiver_id, "transport", transport, "reason", "memory_limit",
+                        NULL};
+    in->refused_memory = pp_counter_get(
+        m, "pipit_receiver_refused_requests",
+        "Requests refused before decoding (their items are not known), by reason.", ml);
     for (int s = 0; s < PP_SIGNAL_COUNT; s++) {
         const char *l[] = {"receiver", in->receiver_id, "transport", transport, "signal",
                            pp_signal_name((pp_signal)s), NULL};
@@ -41,7 +46,9 @@ int pp_ingest_authenticate(pp_ingest *in, const char *value, pp_status *st) {
 }
 
 int pp_ingest_admit(pp_ingest *in, size_t n, pp_status *st) {
-    return in->admission ? pp_admission_acquire(in->admission, n, st) : 0;
+    if (!in->admission || pp_admission_acquire(in->admission, n, st) == 0) return 0;
+    pp_counter_add(in->refused_memory, 1);
+    return -1;
 }
 
 void pp_ingest_release(pp_ingest *in, size_t n) {

@@ -23,6 +23,7 @@ typedef struct pp_ingest {
     pp_counter *accepted[PP_SIGNAL_COUNT];
     pp_counter *refused[PP_SIGNAL_COUNT];
     pp_counter *failed_decode[PP_SIGNAL_COUNT]; /* requests, not items */
+    pp_counter *refused_memory; /* requests the memory gate refused (undecoded: items unknown) */
 } pp_ingest;
 
 void pp_ingest_init(pp_ingest *in, const pp_create_params *p, const char *transport);
@@ -33,7 +34,10 @@ bool pp_ingest_has(const pp_ingest *in, pp_signal s);
 /* value: the request's authenticator header value (NULL if absent). */
 int pp_ingest_authenticate(pp_ingest *in, const char *value, pp_status *st);
 
-/* Before reading or decoding a body of declared size n. Pair with release. */
+/* Before reading or decoding a body of declared size n. Pair with release.
+ * A refusal is counted in pipit_receiver_refused_requests{reason=
+ * "memory_limit"}: the body is never decoded, so its spans or points are not
+ * known and otelcol_receiver_refused_* cannot count them. */
 int pp_ingest_admit(pp_ingest *in, size_t n, pp_status *st);
 void pp_ingest_release(pp_ingest *in, size_t n);
 

@@ -162,3 +162,45 @@ sdk_case() {
     fail "$name: otelcol_exporter_sent_${what}{exporter=file} is '$sent' before SIGTERM, expected $want"
   pass "$name: $want $what over $proto ($comp); sender $(((t1 - t0) / 1000000)) ms, pipit stopped in $STOP_MS ms"
 }
+
+# ---- OTLP requests with curl ----
+TRACES_RPC=/opentelemetry.proto.collector.trace.v1.TraceService/Export
+
+# A gRPC length-prefixed message: grpc_frame FLAG(00|01) IN OUT
+grpc_frame() {
+  { printf "\\x$1"; printf '%08x' "$(stat -c %s "$2")" | xxd -r -p; cat "$2"; } >"$3"
+}
+
+# POST /v1/traces (protobuf): http_post PORT FILE [CONTENT-ENCODING]. Prints
+# the status (000: no answer); headers in $WORK/http.hdr, body in $WORK/http.body.
+http_post() {
+  local enc=()
+  [ -s "$2" ] || fail "http_post: no file $2"
+  [ -n "${3:-}" ] && enc=(-H "Content-Encoding: $3")
+  curl -s -m 30 -D "$WORK/http.hdr" -o "$WORK/http.body" -w '%{http_code}' \
+    -H 'Content-Type: application/x-protobuf' "${enc[@]}" --data-binary @"$2" \
+    "http://127.0.0.1:$1/v1/traces" || true
+}
+
+# TraceService/Export over h2c: grpc_call PORT FRAMED-FILE [GRPC-ENCODING].
+# Prints grpc-status from the headers or trailers ("none" if absent); both
+# are kept in $WORK/grpc.hdr.
+grpc_call() {
+  local enc=() s
+  [ -s "$2" ] || fail "grpc_call: no file $2"
+  [ -n "${3:-}" ] && enc=(-H "grpc-encoding: $3")
+  : >"$WORK/grpc.hdr"
+  curl -s -m 30 --http2-prior-knowledge -D "$WORK/grpc.hdr" -o /dev/null \
+    -H 'content-type: application/grpc' -H 'te: trailers' "${enc[@]}" \
+    --data-binary @"$2" "http://127.0.0.1:$1$TRACES_RPC" || true
+  s=$(tr -d '\r' <"$WORK/grpc.hdr" | sed -n 's/^grpc-status: *//p' | head -1)
+  echo "${s:-none}"
+}
+
+# One sample from a /metrics page: metric PORT NAME 'LABELS' (0 when absent;
+# labels in the exposition's order, which is sorted by name).
+metric() {
+  local v
+  v=$(curl -s "http://127.0.0.1:$1/metrics" | grep -F "$2{$3} " | awk '{print $2}' | head -1)
+  echo "${v:-0}"
+}

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -598,6 +599,65 @@ static int64_t mono_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* True once the peer has closed fd (EOF or reset) within ms milliseconds. */
+static bool closed_within(int fd, int ms) {
+    for (int waited = 0; waited < ms; waited += 20) {
+        char b[256];
+        ssize_t r = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return true;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+/* read_header_timeout is a deadline for the headers, not an inactivity timer:
+ * a client trickling one header byte every 200 ms (never idle for the 1 s
+ * timeout) is cut off at about 1 s. Headers that complete in time start a
+ * request that may take longer to upload its body. */
+static void test_slow_headers_are_cut_off(void **state) {
+    fx *f = *state;
+    f->cfg.read_header_timeout_ns = 1000000000LL;
+    start(f);
+    int64_t t0 = mono_ns();
+    int fd = raw_connect(pp_http_server_port(f->s));
+    static const char head[] = "POST /v1/traces HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa";
+    bool closed = false;
+    for (size_t i = 0; i < sizeof(head) - 1 && !closed; i++) {
+        if (send(fd, head + i, 1, MSG_NOSIGNAL) != 1) break;
+        closed = closed_within(fd, 200);
+    }
+    closed = closed || closed_within(fd, 200);
+    int64_t took_ms = (mono_ns() - t0) / 1000000;
+    close(fd);
+    if (!closed || took_ms > 2000) fail_msg("slow headers not cut off (closed=%d after %lld ms)", closed, (long long)took_ms);
+    assert_true(took_ms >= 900);
+
+    /* Headers in time, then the body in 8 pieces over 1.6 s: served. */
+    size_t len;
+    pp_batch *b = tu_make_traces(1, 1, 4, 3);
+    len = pp_batch_encoded_size(b);
+    uint8_t *body = malloc(len);
+    pp_batch_pack(b, body);
+    pp_batch_unref(b);
+    fd = raw_connect(pp_http_server_port(f->s));
+    char hdr[256];
+    int hn = snprintf(hdr, sizeof(hdr), "POST /v1/traces HTTP/1.1\r\nHost: x\r\n"
+                      "Content-Type: application/x-protobuf\r\nContent-Length: %zu\r\n\r\n", len);
+    raw_send(fd, hdr, (size_t)hn);
+    for (size_t off = 0, piece = (len + 7) / 8; off < len; off += piece) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        raw_send(fd, body + off, off + piece > len ? len - off : piece);
+    }
+    char resp[2048];
+    raw_read_head(fd, resp, sizeof(resp));
+    if (strncmp(resp, "HTTP/1.1 200", 12) != 0) fail_msg("slow body: %s", resp);
+    close(fd);
+    free(body);
+    assert_int_equal(f->traces.items, 4);
+}
+
 static void test_stop_waits_for_in_flight_until_deadline(void **state) {
     fx *f = *state;
     start(f);
@@ -847,6 +907,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_gzip_bomb_refused_with_small_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_alive_reuses_one_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_then_good_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_headers_are_cut_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_waits_for_in_flight_until_deadline, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stop_without_requests_is_quick, setup, teardown),
