@@ -20,6 +20,7 @@
 #include "exporters/prometheusremotewrite/prw_translate.h"
 #include "log.h"
 #include "service.h"
+#include "testutil_mhd.h"
 #include "testutil_world.h"
 
 #define MS 1000000LL
@@ -55,8 +56,6 @@ static struct {
     char log[2048];
 } S;
 
-typedef struct upload { char *buf; size_t len; } upload;
-
 static void copy_hdr(struct MHD_Connection *c, const char *name, char *out, size_t n) {
     const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
     snprintf(out, n, "%s", v ? v : "");
@@ -85,18 +84,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                const char *method, const char *version, const char *data,
                                size_t *size, void **con_cls) {
     (void)cls, (void)url, (void)method, (void)version;
-    upload *u = *con_cls;
-    if (!u) {
-        *con_cls = calloc(1, sizeof(upload));
-        return MHD_YES;
-    }
-    if (*size) {
-        u->buf = realloc(u->buf, u->len + *size);
-        memcpy(u->buf + u->len, data, *size);
-        u->len += *size;
-        *size = 0;
-        return MHD_YES;
-    }
+    tu_upload *u = tu_mhd_collect(con_cls, data, size);
+    if (!u) return MHD_YES;
     size_t n = 0;
     char *plain = NULL;
     Prometheus__WriteRequest *wr = NULL;
@@ -133,24 +122,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     return ret;
 }
 
-static void done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t) {
-    (void)cls, (void)c, (void)t;
-    upload *u = *con_cls;
-    if (u) free(u->buf);
-    free(u);
-    *con_cls = NULL;
-}
-
 static struct MHD_Daemon *server_start(uint16_t *port) {
     pthread_mutex_destroy(&S.lock);
     memset(&S, 0, sizeof(S));
     pthread_mutex_init(&S.lock, NULL);
-    *port = tu_free_port();
-    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, *port, NULL, NULL,
-                                            handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
-                                            MHD_OPTION_END);
-    assert_non_null(d);
-    return d;
+    return tu_mhd_start(handler, port);
 }
 
 static void say(unsigned code, const char *retry_after, const char *body) {
