@@ -9,6 +9,8 @@
 
 extern const pp_factory pp_otlp_receiver;
 extern const pp_factory pp_batch_processor;
+extern const pp_factory pp_deltatocumulative_processor;
+extern const pp_factory pp_interval_processor;
 extern const pp_factory pp_memory_limiter_processor;
 extern const pp_factory pp_probabilistic_sampler_processor;
 extern const pp_factory pp_tail_sampling_processor;
@@ -17,6 +19,7 @@ extern const pp_factory pp_file_exporter;
 extern const pp_factory pp_otlp_exporter;
 extern const pp_factory pp_otlphttp_exporter;
 extern const pp_factory pp_prometheusremotewrite_exporter;
+extern const pp_factory pp_spanmetrics_connector;
 extern const pp_factory pp_bearertokenauth_extension;
 extern const pp_factory pp_health_check_extension;
 
@@ -25,6 +28,8 @@ static const pp_factory *const factories[] = {
     &pp_otlp_receiver,
     /* processors */
     &pp_batch_processor,
+    &pp_deltatocumulative_processor,
+    &pp_interval_processor,
     &pp_memory_limiter_processor,
     &pp_probabilistic_sampler_processor,
     &pp_tail_sampling_processor,
@@ -34,6 +39,8 @@ static const pp_factory *const factories[] = {
     &pp_otlp_exporter,
     &pp_otlphttp_exporter,
     &pp_prometheusremotewrite_exporter,
+    /* connectors */
+    &pp_spanmetrics_connector,
     /* extensions */
     &pp_bearertokenauth_extension,
     &pp_health_check_extension,

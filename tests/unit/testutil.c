@@ -1,5 +1,8 @@
 /* testutil.c -- see testutil.h. */
 #include "testutil.h"
+#include "testutil_world.h"
+#include "config.h"
+#include "service.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -10,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 static pp_key_value *kv_str(pp_arena *a, const char *k, const char *v) {
@@ -645,4 +649,106 @@ uint64_t tu_rand(uint64_t *state) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
+}
+
+pp_metric *tu_sum_metric(pp_arena *a, const char *name, int temporality, int monotonic) {
+    pp_metric *m = pp_arena_alloc(a, sizeof(*m));
+    opentelemetry__proto__metrics__v1__metric__init(m);
+    m->name = pp_arena_strdup(a, name);
+    m->unit = pp_arena_strdup(a, "1");
+    Opentelemetry__Proto__Metrics__V1__Sum *s = pp_arena_alloc(a, sizeof(*s));
+    opentelemetry__proto__metrics__v1__sum__init(s);
+    s->aggregation_temporality = temporality;
+    s->is_monotonic = monotonic;
+    s->data_points = pp_arena_alloc(a, 8 * sizeof(void *));
+    m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM;
+    m->sum = s;
+    return m;
+}
+
+pp_number_point *tu_num_point(pp_arena *a, uint64_t start, uint64_t time, double v, const char *k1,
+                              const char *v1, const char *k2, const char *v2) {
+    pp_number_point *p = pp_arena_alloc(a, sizeof(*p));
+    opentelemetry__proto__metrics__v1__number_data_point__init(p);
+    p->start_time_unix_nano = start;
+    p->time_unix_nano = time;
+    p->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE;
+    p->as_double = v;
+    p->attributes = pp_arena_alloc(a, 2 * sizeof(void *));
+    if (k1) p->attributes[p->n_attributes++] = kv_str(a, k1, v1);
+    if (k2) p->attributes[p->n_attributes++] = kv_str(a, k2, v2);
+    return p;
+}
+
+pp_batch *tu_metrics_batch(pp_batch *b, const char *svc, pp_metric **ms, size_t n) {
+    pp_arena *a = b->arena;
+    pp_resource_metrics *rm = pp_arena_alloc(a, sizeof(*rm));
+    opentelemetry__proto__metrics__v1__resource_metrics__init(rm);
+    rm->resource = pp_arena_alloc(a, sizeof(pp_resource));
+    opentelemetry__proto__resource__v1__resource__init(rm->resource);
+    rm->resource->n_attributes = 1;
+    rm->resource->attributes = pp_arena_alloc(a, sizeof(void *));
+    rm->resource->attributes[0] = kv_str(a, "service.name", svc);
+    pp_scope_metrics *sm = pp_arena_alloc(a, sizeof(*sm));
+    opentelemetry__proto__metrics__v1__scope_metrics__init(sm);
+    sm->metrics = pp_arena_alloc(a, (n + 1) * sizeof(void *));
+    memcpy(sm->metrics, ms, n * sizeof(*ms));
+    sm->n_metrics = n;
+    rm->scope_metrics = pp_arena_alloc(a, sizeof(void *));
+    rm->scope_metrics[0] = sm;
+    rm->n_scope_metrics = 1;
+    b->metrics->resource_metrics = pp_arena_alloc(a, sizeof(void *));
+    b->metrics->resource_metrics[0] = rm;
+    b->metrics->n_resource_metrics = 1;
+    pp_batch_recount(b);
+    return b;
+}
+
+/* ---- a running service with fake ends ---- */
+
+pp_consumer *tu_recv_next[PP_SIGNAL_COUNT];
+tu_keeper *tu_kept;
+
+static void *frecv_create(const pp_create_params *p, pp_status *st) {
+    (void)st;
+    memcpy(tu_recv_next, p->next, sizeof(tu_recv_next));
+    return malloc(1);
+}
+static const pp_factory frecv = {
+    .kind = PP_RECEIVER, .type = "frecv", .signals = 3, .create = frecv_create, .destroy = free};
+
+static int keep_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
+    tu_keeper *k = (tu_keeper *)self;
+    if (k->refuse) return pp_fail(st, PP_UNAVAILABLE, "fkeep: refusing");
+    if (k->n < TU_KEEP) k->got[k->n] = pp_batch_ref(b);
+    if (k->last) pp_batch_unref(k->last);
+    k->last = pp_batch_ref(b);
+    k->n++;
+    return 0;
+}
+static void *keep_create(const pp_create_params *p, pp_status *st) {
+    (void)p; (void)st;
+    tu_kept = calloc(1, sizeof(*tu_kept));
+    tu_kept->c.consume = keep_consume;
+    return tu_kept;
+}
+static pp_consumer *keep_consumer(void *inst, pp_signal s) { (void)s; return &((tu_keeper *)inst)->c; }
+static void keep_destroy(void *inst) {
+    tu_keeper *k = inst;
+    for (int i = 0; i < k->n && i < TU_KEEP; i++) pp_batch_unref(k->got[i]);
+    if (k->last) pp_batch_unref(k->last);
+    if (k == tu_kept) tu_kept = NULL;
+    free(k);
+}
+static const pp_factory fkeep = {
+    .kind = PP_EXPORTER, .type = "fkeep", .signals = 3, .create = keep_create,
+    .consumer = keep_consumer, .destroy = keep_destroy};
+static const pp_factory *const world_fakes[] = {&frecv, &fkeep};
+
+tu_world *tu_keeper_world(const char *yaml) {
+    pp_registry_set_extra(world_fakes, 2);
+    tu_world *w = tu_world_new(yaml);
+    pp_status st = {0};
+    assert_int_equal(pp_service_start(w->svc, &st), 0);
+    return w;
 }

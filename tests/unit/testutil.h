@@ -8,13 +8,47 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <uv.h>
+
 #include "batch.h"
+#include "component.h"
 
 /* A traces request with n_resources x n_scopes x n_spans spans, valid ids
  * (trace id derived from seed), in a new batch (refs = 1). */
 pp_batch *tu_make_traces(size_t n_resources, size_t n_scopes, size_t n_spans, uint32_t seed);
 /* A metrics request with n_metrics gauges of n_points points each. */
 pp_batch *tu_make_metrics(size_t n_metrics, size_t n_points, uint32_t seed);
+
+/* Metric builders (everything in b's arena). A Sum metric with room for 8
+ * points (append to m->sum->data_points, bump n_data_points); a number point
+ * with a double value and up to two string attributes (keys may be NULL);
+ * and the batch: one resource (service.name = svc), one scope, the metrics. */
+pp_metric *tu_sum_metric(pp_arena *a, const char *name, int temporality, int monotonic);
+pp_number_point *tu_num_point(pp_arena *a, uint64_t start, uint64_t time, double v, const char *k1,
+                              const char *v1, const char *k2, const char *v2);
+pp_batch *tu_metrics_batch(pp_batch *b, const char *svc, pp_metric **ms, size_t n);
+
+/* ---- a running service with fake ends ---- */
+
+/* Fake receiver "frecv": tu_recv_next[s] is where the last one created feeds. */
+extern pp_consumer *tu_recv_next[PP_SIGNAL_COUNT];
+/* Fake exporter "fkeep": keeps a reference to every batch it takes (the first
+ * TU_KEEP in got[], the latest in last); refuses with UNAVAILABLE while
+ * refuse is set. tu_kept is the last one created. */
+#define TU_KEEP 16
+typedef struct tu_keeper {
+    pp_consumer c;
+    pp_batch *got[TU_KEEP];
+    pp_batch *last;
+    int n;
+    bool refuse;
+} tu_keeper;
+extern tu_keeper *tu_kept;
+
+/* A service built from yaml (which may use frecv and fkeep; see
+ * testutil_world.h for tu_world_run/stop/free), already started. */
+typedef struct tu_world tu_world;
+tu_world *tu_keeper_world(const char *yaml);
 
 /* Reads a whole file; caller frees. NULL on error. */
 char *tu_read_file(const char *path, size_t *len);

@@ -2,6 +2,8 @@
 #include "testutil.h"
 #include "testutil_world.h"
 
+#include <time.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,9 +101,15 @@ tu_world *tu_world_new(const char *yaml) {
     return w;
 }
 
-void tu_world_free(tu_world *w) {
-    w->host.shutdown_deadline_ns = 0;
+void tu_world_stop(tu_world *w, int64_t ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    w->host.shutdown_deadline_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec + ms * 1000000LL;
     pp_service_shutdown(w->svc);
+}
+
+void tu_world_free(tu_world *w) {
+    pp_service_shutdown(w->svc); /* does nothing after tu_world_stop */
     uv_run(&w->loop, UV_RUN_DEFAULT);
     pp_service_free(w->svc);
     uv_loop_close(&w->loop);

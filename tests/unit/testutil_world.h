@@ -23,6 +23,8 @@ void tu_world_register_fakes(void);
 tu_world *tu_world_new(const char *yaml);
 /* Shuts down, runs the loop until handles are closed, frees everything. */
 void tu_world_free(tu_world *w);
+/* Shuts the service down with a deadline ms from now (tu_world_free after). */
+void tu_world_stop(tu_world *w, int64_t ms);
 /* Runs w's loop for about ms milliseconds (timers fire). */
 void tu_world_run(tu_world *w, uint64_t ms);
 
