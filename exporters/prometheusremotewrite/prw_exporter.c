@@ -75,10 +75,7 @@ static void account(prw_exp *x, const pp_prw_stats *t, const pp_prw_delta_stats 
         char n[24];
         snprintf(n, sizeof(n), "%zu", t->dropped_delta);
         pp_log_warn(x->component,
-                    pp_prw_delta_converts()
-                        ? "delta points dropped: more delta series than delta_to_cumulative.max_streams"
-                        : "delta points dropped: this build cannot convert delta to cumulative; "
-                          "put a deltatocumulative processor before this exporter",
+                    "delta points dropped: more delta series than delta_to_cumulative.max_streams",
                     "points", n, NULL);
     }
 }

@@ -51,6 +51,7 @@ static struct {
     /* per series (by label hash): the last timestamp taken, and misorders */
     uint64_t hash[MAX_SERIES];
     int64_t last_ts[MAX_SERIES];
+    double last_value[MAX_SERIES];
     size_t nseries;
     int misordered;
     char log[2048];
@@ -75,6 +76,7 @@ static void take(const Prometheus__WriteRequest *wr) {
         for (size_t j = 0; j < ts->n_samples && k < S.nseries; j++) {
             if (ts->samples[j]->timestamp <= S.last_ts[k]) S.misordered++;
             S.last_ts[k] = ts->samples[j]->timestamp;
+            S.last_value[k] = ts->samples[j]->value;
         }
         S.samples += ts->n_samples;
     }
@@ -302,20 +304,18 @@ static void test_order_across_shards_and_retries(void **state) {
     assert_int_equal(S.misordered, 0);
 }
 
-/* A delta sum: converted when the build has the delta-to-cumulative state,
- * otherwise counted as dropped (reason "delta"), never silently lost. */
-static void test_delta_points(void **state) {
-    (void)state;
-    uint16_t port;
-    struct MHD_Daemon *d = server_start(&port);
-    tu_world *w = world_new(port, "");
+/* Delta sums: turned into cumulative series by the exporter's own
+ * delta-to-cumulative state (two batches: 3 then 4 -> 3 then 7); a delta
+ * point older than the series' total is dropped and counted. */
+static void push_delta(uint64_t t_ns, double v) {
     pp_batch *b = tu_make_metrics(2, 1, 1);
     pp_scope_metrics *sm = b->metrics->resource_metrics[0]->scope_metrics[0];
     for (size_t m = 0; m < 2; m++) {
         pp_metric *mt = sm->metrics[m];
         pp_number_point *p = mt->gauge->data_points[0];
-        p->time_unix_nano = 1700000000000000000ull;
-        p->start_time_unix_nano = 1699999999000000000ull;
+        p->time_unix_nano = t_ns;
+        p->start_time_unix_nano = t_ns - 1000000000ull;
+        p->as_double = v;
         Opentelemetry__Proto__Metrics__V1__Sum *s = pp_arena_alloc(b->arena, sizeof(*s));
         opentelemetry__proto__metrics__v1__sum__init(s);
         s->aggregation_temporality = OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_DELTA;
@@ -328,18 +328,32 @@ static void test_delta_points(void **state) {
     pp_status st = {0};
     assert_int_equal(tu_recv_push(the_recv, b, &st), 0);
     pp_batch_unref(b);
-    if (pp_prw_delta_converts()) {
-        await_counter(w, "otelcol_exporter_sent_metric_points", 2);
-        assert_int_equal(counter(w, "pipit_prw_delta_converted"), 2);
-        assert_int_equal(dropped(w, "delta"), 0);
-    } else {
-        for (int i = 0; i < 2000 && dropped(w, "delta") < 2; i++) sleep_ms(1);
-        assert_int_equal(dropped(w, "delta"), 2);
-        assert_int_equal(counter(w, "otelcol_exporter_sent_metric_points"), 0);
-    }
+}
+
+static void test_delta_points(void **state) {
+    (void)state;
+    assert_true(pp_prw_delta_converts());
+    uint16_t port;
+    struct MHD_Daemon *d = server_start(&port);
+    tu_world *w = world_new(port, "    remote_write_queue: {num_consumers: 1}\n");
+    push_delta(1700000000000000000ull, 3);
+    push_delta(1700000001000000000ull, 4);
+    await_counter(w, "otelcol_exporter_sent_metric_points", 4);
+    assert_int_equal(counter(w, "otelcol_exporter_sent_metric_points"), 4);
+    assert_int_equal(counter(w, "pipit_prw_delta_converted"), 4);
+    push_delta(1700000000500000000ull, 5); /* older than the totals: out of order */
+    for (int i = 0; i < 2000 && dropped(w, "delta_out_of_order") < 2; i++) sleep_ms(1);
+    assert_int_equal(dropped(w, "delta_out_of_order"), 2);
+    assert_int_equal(dropped(w, "delta"), 0);
     tu_world_free(w);
     MHD_stop_daemon(d);
-    assert_int_equal(S.requests, pp_prw_delta_converts() ? 1 : 0);
+    assert_int_equal(S.nseries, 2);
+    assert_int_equal(S.samples, 4);
+    assert_int_equal(S.misordered, 0);
+    for (size_t k = 0; k < 2; k++) {
+        assert_true(S.last_value[k] == 7.0);
+        assert_int_equal(S.last_ts[k], 1700000001000);
+    }
 }
 
 static size_t check(const char *yaml, size_t *warnings) {
