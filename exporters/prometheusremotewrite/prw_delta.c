@@ -26,8 +26,6 @@ void pp_prw_delta_free(pp_prw_delta *d) {
     free(d);
 }
 
-bool pp_prw_delta_converts(void) { return true; }
-
 int pp_prw_delta_convert(pp_prw_delta *d, pp_batch *in, pp_batch **out, pp_prw_delta_stats *st) {
     pp_d2c_stats s = {0};
     if (pp_d2c_convert(d->state, in, out, &s) != 0) return -1;

@@ -27,8 +27,6 @@ typedef struct pp_prw_delta_stats {
 /* max_stale_ns: forget series idle that long (0: never); max_streams: 0 = no cap. */
 pp_prw_delta *pp_prw_delta_new(int64_t max_stale_ns, size_t max_streams);
 void pp_prw_delta_free(pp_prw_delta *d);
-/* Whether this build converts (true since agent/aggregate is in). */
-bool pp_prw_delta_converts(void);
 
 /* *out: in itself (a new reference) or a converted batch. 0, or -1 when out
  * of memory. */

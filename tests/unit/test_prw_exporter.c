@@ -16,7 +16,6 @@
 #include <uv.h>
 
 #include "drops.h"
-#include "exporters/prometheusremotewrite/prw_delta.h"
 #include "exporters/prometheusremotewrite/prw_translate.h"
 #include "log.h"
 #include "service.h"
@@ -332,7 +331,6 @@ static void push_delta(uint64_t t_ns, double v) {
 
 static void test_delta_points(void **state) {
     (void)state;
-    assert_true(pp_prw_delta_converts());
     uint16_t port;
     struct MHD_Daemon *d = server_start(&port);
     tu_world *w = world_new(port, "    remote_write_queue: {num_consumers: 1}\n");
