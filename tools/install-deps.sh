@@ -9,7 +9,7 @@ build_pkgs=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-d
   libnghttp2-dev libcurl4-openssl-dev libzstd-dev zlib1g-dev libsnappy-dev libsqlite3-dev
   libyaml-dev libuv1-dev libmicrohttpd-dev libjson-c-dev libgnutls28-dev)
 test_pkgs=(libcmocka-dev protobuf-compiler valgrind clang libclang-rt-14-dev curl
-  prometheus nodejs npm openssl zstd)
+  prometheus jq nodejs npm openssl zstd)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${test_pkgs[@]}"); fi
