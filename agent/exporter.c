@@ -452,9 +452,9 @@ static int exporter_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
         return pp_fail(st, PP_UNAVAILABLE, "%s: shutting down", e->component);
     }
     pp_export_request *list = e->ops->encode(e->ctx, b, st);
+    if (!list && st->code == PP_OK) return 0; /* nothing to send (counted by the exporter) */
     if (!list) {
         pp_counter_add(e->enqueue_failed[b->signal], b->items);
-        if (st->code == PP_OK) pp_fail(st, PP_INTERNAL, "%s: cannot encode", e->component);
         return -1;
     }
 

@@ -175,7 +175,9 @@ void pp_send_result_set(pp_send_result *res, pp_send_outcome o, const char *fmt,
 
 typedef struct pp_exporter_ops {
     /* Encodes b into one or more requests (a list through ->next), built with
-     * pp_export_request_new. NULL with st set when b cannot be encoded. */
+     * pp_export_request_new. NULL with st set when b cannot be encoded; NULL
+     * with st untouched when nothing in b is to be sent (the exporter counts
+     * what it left out). */
     pp_export_request *(*encode)(void *ctx, pp_batch *b, pp_status *st);
     /* A connection for one sending thread (a CURL handle), reused across
      * sends; NULL ops = none. */

@@ -16,6 +16,7 @@ extern const pp_factory pp_debug_exporter;
 extern const pp_factory pp_file_exporter;
 extern const pp_factory pp_otlp_exporter;
 extern const pp_factory pp_otlphttp_exporter;
+extern const pp_factory pp_sentry_exporter;
 extern const pp_factory pp_bearertokenauth_extension;
 extern const pp_factory pp_health_check_extension;
 
@@ -32,6 +33,7 @@ static const pp_factory *const factories[] = {
     &pp_file_exporter,
     &pp_otlp_exporter,
     &pp_otlphttp_exporter,
+    &pp_sentry_exporter,
     /* extensions */
     &pp_bearertokenauth_extension,
     &pp_health_check_extension,
