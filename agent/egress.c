@@ -155,8 +155,10 @@ CURLcode pp_egress_post(CURL *c, const char *url, struct curl_slist *headers, co
                         size_t len, int64_t timeout_ns, const _Atomic int64_t *abort_at_ns,
                         pp_egress_resp *resp, char *err, size_t errlen) {
     size_t max = resp->max_body ? resp->max_body : 4u << 20;
+    const char *capture = resp->capture;
     memset(resp, 0, sizeof(*resp));
     resp->max_body = max;
+    resp->capture = capture;
     resp->grpc_status = -1;
     char ebuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, url);
