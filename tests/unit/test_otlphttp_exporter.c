@@ -3,6 +3,7 @@
  * Retry-After, 400 with a Status message, 413 then OK on the halves, JSON
  * encoding. Asserts what arrived and what was counted. */
 #include "testutil.h"
+#include "testutil_mhd.h"
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -46,24 +47,12 @@ static struct {
     char path[64], ctype[64], encoding[32], auth[64];
 } S;
 
-typedef struct upload { char *buf; size_t len; } upload;
-
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *data,
                                size_t *size, void **con_cls) {
     (void)cls, (void)method, (void)version;
-    upload *u = *con_cls;
-    if (!u) {
-        *con_cls = calloc(1, sizeof(upload));
-        return MHD_YES;
-    }
-    if (*size) {
-        u->buf = realloc(u->buf, u->len + *size);
-        memcpy(u->buf + u->len, data, *size);
-        u->len += *size;
-        *size = 0;
-        return MHD_YES;
-    }
+    tu_upload *u;
+    if (tu_mhd_collect(con_cls, data, size, &u)) return MHD_YES;
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     const char *ce = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
     const char *au = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
@@ -123,21 +112,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     return ret;
 }
 
-static void done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t) {
-    (void)cls, (void)c, (void)t;
-    upload *u = *con_cls;
-    if (u) free(u->buf);
-    free(u);
-    *con_cls = NULL;
-}
-
 static struct MHD_Daemon *server_start(uint16_t *port) {
     pthread_mutex_destroy(&S.lock);
     memset(&S, 0, sizeof(S));
     pthread_mutex_init(&S.lock, NULL);
     *port = tu_free_port();
     struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, *port, NULL, NULL,
-                                            handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
+                                            handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, tu_mhd_done, NULL,
                                             MHD_OPTION_END);
     assert_non_null(d);
     return d;

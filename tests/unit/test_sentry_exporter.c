@@ -16,35 +16,17 @@
 #include "testutil_sentry.h"
 #include "testutil_world.h"
 
-static tu_recv *the_recv;
-
 static tu_world *world(uint16_t port, const char *extra) {
-    char yaml[2048];
-    snprintf(yaml, sizeof(yaml),
-             "receivers: {tu_recv: }\n"
-             "exporters:\n"
-             "  sentry:\n"
-             "    dsn: http://pubkey@127.0.0.1:%u/42\n"
-             "    timeout: 5s\n"
-             "    retry_on_failure: {initial_interval: 20ms, max_interval: 50ms}\n"
-             "%s"
-             "service:\n  pipelines:\n"
-             "    traces: {receivers: [tu_recv], exporters: [sentry]}\n",
-             port, extra);
-    tu_world *w = tu_world_new(yaml);
-    pp_status st = {0};
-    assert_int_equal(pp_service_start(w->svc, &st), 0);
-    the_recv = pp_service_instance(w->svc, PP_RECEIVER, "tu_recv", NULL);
-    assert_non_null(the_recv);
-    return w;
+    char more[512];
+    snprintf(more, sizeof(more),
+             "    timeout: 5s\n    retry_on_failure: {initial_interval: 20ms, max_interval: 50ms}\n%s",
+             extra);
+    return ts_world(port, more);
 }
 
-static void push(size_t n, const size_t *errors, size_t nerr) {
-    pp_batch *b = ts_batch(n, errors, nerr, 7);
-    pp_status st = {0};
-    assert_int_equal(tu_recv_push(the_recv, b, &st), 0);
-    pp_batch_unref(b);
-}
+static tu_world *the_world;
+
+static void push(size_t n, const size_t *errors, size_t nerr) { ts_push(the_world, n, errors, nerr, 7); }
 
 static uint64_t typed(tu_world *w, const char *name, const char *type) {
     const char *l[] = {"exporter", "sentry", "type", type, NULL};
@@ -121,7 +103,7 @@ static void test_envelopes_auth_and_sent_at(void **state) {
     (void)state;
     uint16_t port = ts_start();
     ts_script(TS_TRANSACTION, (ts_answer){503, NULL, NULL, 1});
-    tu_world *w = world(port, "    sending_queue: {num_consumers: 1}\n");
+    tu_world *w = the_world = world(port, "    sending_queue: {num_consumers: 1}\n");
     int64_t t0 = pp_time_now_ms();
     size_t err[] = {1};
     push(2, err, 1);
@@ -179,7 +161,7 @@ static void test_compressions(void **state) {
         uint16_t port = ts_start();
         char extra[64];
         snprintf(extra, sizeof(extra), "    compression: %s\n", names[i]);
-        tu_world *w = world(port, extra);
+        tu_world *w = the_world = world(port, extra);
         size_t err[] = {0, 2};
         push(3, err, 2);
         ts_await(3, 2, -1);
@@ -201,7 +183,7 @@ static void test_permanent_error_counted(void **state) {
     (void)state;
     uint16_t port = ts_start();
     ts_script(TS_ERROR, (ts_answer){400, NULL, NULL, 1});
-    tu_world *w = world(port, "");
+    tu_world *w = the_world = world(port, "");
     size_t err[] = {0};
     push(1, err, 1);
     ts_await(1, -1, -1);
@@ -221,7 +203,7 @@ static void test_permanent_error_counted(void **state) {
 static void test_otlp_mode(void **state) {
     (void)state;
     uint16_t port = ts_start();
-    tu_world *w = world(port, "    mode: otlp\n");
+    tu_world *w = the_world = world(port, "    mode: otlp\n");
     size_t err[] = {0};
     push(5, err, 1);
     ts_await(-1, -1, 1);

@@ -17,34 +17,17 @@
 #include "testutil_sentry.h"
 #include "testutil_world.h"
 
-static tu_recv *the_recv;
+static tu_world *the_world;
 
 static tu_world *world(uint16_t port) {
-    char yaml[2048];
-    snprintf(yaml, sizeof(yaml),
-             "receivers: {tu_recv: }\n"
-             "exporters:\n"
-             "  sentry:\n"
-             "    dsn: http://pubkey@127.0.0.1:%u/42\n"
-             "    retry_on_failure: {initial_interval: 20ms, max_interval: 50ms, max_elapsed_time: 1s}\n"
-             "    circuit_breaker: {failure_threshold: 1}\n"
-             "    sending_queue: {num_consumers: 1}\n"
-             "service:\n  pipelines:\n"
-             "    traces: {receivers: [tu_recv], exporters: [sentry]}\n",
-             port);
-    tu_world *w = tu_world_new(yaml);
-    pp_status st = {0};
-    assert_int_equal(pp_service_start(w->svc, &st), 0);
-    the_recv = pp_service_instance(w->svc, PP_RECEIVER, "tu_recv", NULL);
-    assert_non_null(the_recv);
-    return w;
+    return the_world = ts_world(port, "    retry_on_failure: {initial_interval: 20ms, max_interval: 50ms, "
+                                      "max_elapsed_time: 1s}\n"
+                                      "    circuit_breaker: {failure_threshold: 1}\n"
+                                      "    sending_queue: {num_consumers: 1}\n");
 }
 
 static void push(size_t n, const size_t *errors, size_t nerr, uint32_t seed) {
-    pp_batch *b = ts_batch(n, errors, nerr, seed);
-    pp_status st = {0};
-    assert_int_equal(tu_recv_push(the_recv, b, &st), 0);
-    pp_batch_unref(b);
+    ts_push(the_world, n, errors, nerr, seed);
 }
 
 static uint64_t metric(tu_world *w, const char *name, const char *k, const char *v) {
@@ -98,16 +81,9 @@ static void test_error_limit_transactions_flow(void **state) {
     ts_await(1, -1, -1);
     size_t more[] = {0, 1};
     push(2, more, 2, 2); /* two transactions, two errors */
+    int64_t t429 = ts_await_429();
     ts_req r[64];
-    size_t n = 0;
-    int64_t t429 = 0;
-    for (int i = 0; i < 5000 && !t429; i++) {
-        n = ts_requests(r, 64);
-        for (size_t k = 0; k < n; k++)
-            if (r[k].answered == 429) t429 = r[k].at_ms;
-        if (!t429) sleep_ms(1);
-    }
-    assert_true(t429 > 0);
+    size_t n = ts_requests(r, 64);
     /* While errors are limited, transactions keep arriving. */
     push(4, NULL, 0, 3);
     ts_await(1 + 2 + 4, -1, -1);
@@ -149,16 +125,9 @@ static void test_retry_after_limits_everything(void **state) {
     tu_world *w = world(port);
     size_t err[] = {1, 2};
     push(3, err, 2, 4);
+    int64_t t429 = ts_await_429();
     ts_req r[64];
-    size_t n = 0;
-    int64_t t429 = 0;
-    for (int i = 0; i < 5000 && !t429; i++) {
-        n = ts_requests(r, 64);
-        for (size_t k = 0; k < n; k++)
-            if (r[k].answered == 429) t429 = r[k].at_ms;
-        if (!t429) sleep_ms(1);
-    }
-    assert_true(t429 > 0);
+    size_t n = ts_requests(r, 64);
     assert_int_equal(n, 1); /* nothing went after the 429 */
     ts_await(3, 2, -1);
     n = ts_requests(r, 64);

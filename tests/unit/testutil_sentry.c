@@ -12,7 +12,10 @@
 #include "compress.h"
 #include "log.h"
 #include "otlp.h"
+#include "service.h"
 #include "testutil.h"
+#include "testutil_mhd.h"
+#include "testutil_world.h"
 
 #define MAX_REQS 512
 #define MAX_ANSWERS 8
@@ -27,8 +30,6 @@ static struct {
     ts_answer script[TS_TYPES][MAX_ANSWERS];
     int nscript[TS_TYPES], next[TS_TYPES];
 } S;
-
-typedef struct upload { char *buf; size_t len; } upload;
 
 static void copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
 
@@ -90,18 +91,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                const char *method, const char *version, const char *data,
                                size_t *size, void **con_cls) {
     (void)cls, (void)method, (void)version;
-    upload *u = *con_cls;
-    if (!u) {
-        *con_cls = calloc(1, sizeof(upload));
-        return MHD_YES;
-    }
-    if (*size) {
-        u->buf = realloc(u->buf, u->len + *size);
-        memcpy(u->buf + u->len, data, *size);
-        u->len += *size;
-        *size = 0;
-        return MHD_YES;
-    }
+    tu_upload *u;
+    if (tu_mhd_collect(con_cls, data, size, &u)) return MHD_YES;
     ts_req q = {.at_ms = pp_time_now_ms()};
     copy(q.path, sizeof(q.path), url);
     copy(q.auth, sizeof(q.auth), MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Sentry-Auth"));
@@ -149,14 +140,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     return ret;
 }
 
-static void done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t) {
-    (void)cls, (void)c, (void)t;
-    upload *u = *con_cls;
-    if (u) free(u->buf);
-    free(u);
-    *con_cls = NULL;
-}
-
 uint16_t ts_start(void) {
     if (!S.inited) {
         pthread_mutex_init(&S.lock, NULL);
@@ -170,7 +153,7 @@ uint16_t ts_start(void) {
     pthread_mutex_unlock(&S.lock);
     uint16_t port = tu_free_port();
     S.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, port, NULL,
-                           NULL, handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, done, NULL, MHD_OPTION_END);
+                           NULL, handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, tu_mhd_done, NULL, MHD_OPTION_END);
     assert_non_null(S.d);
     return port;
 }
@@ -233,4 +216,45 @@ pp_batch *ts_batch(size_t n, const size_t *errors, size_t nerr, uint32_t seed) {
         sp->events[0] = e;
     }
     return b;
+}
+
+struct tu_world *ts_world(uint16_t port, const char *extra) {
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "receivers: {tu_recv: }\n"
+             "exporters:\n"
+             "  sentry:\n"
+             "    dsn: http://pubkey@127.0.0.1:%u/42\n"
+             "%s"
+             "service:\n  pipelines:\n"
+             "    traces: {receivers: [tu_recv], exporters: [sentry]}\n",
+             port, extra);
+    tu_world *w = tu_world_new(yaml);
+    pp_status st = {0};
+    assert_int_equal(pp_service_start(w->svc, &st), 0);
+    return w;
+}
+
+void ts_push(struct tu_world *w, size_t n, const size_t *errors, size_t nerr, uint32_t seed) {
+    tu_recv *recv = pp_service_instance(w->svc, PP_RECEIVER, "tu_recv", NULL);
+    assert_non_null(recv);
+    pp_batch *b = ts_batch(n, errors, nerr, seed);
+    pp_status st = {0};
+    assert_int_equal(tu_recv_push(recv, b, &st), 0);
+    pp_batch_unref(b);
+}
+
+int64_t ts_await_429(void) {
+    for (int i = 0; i < 5000; i++) {
+        pthread_mutex_lock(&S.lock);
+        int64_t at = 0;
+        for (size_t k = 0; k < S.nreqs && !at; k++)
+            if (S.reqs[k].answered == 429) at = S.reqs[k].at_ms;
+        pthread_mutex_unlock(&S.lock);
+        if (at) return at;
+        struct timespec t = {0, 1000000};
+        nanosleep(&t, NULL);
+    }
+    fail_msg("no 429 answered");
+    return 0;
 }

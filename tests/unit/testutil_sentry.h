@@ -44,6 +44,15 @@ size_t ts_accepted(int type);
 /* Waits (bounded, 10 s) until ts_accepted(type) >= n for every type given n >= 0. */
 void ts_await(long tx, long err, long otlp);
 
+/* A started service: the fake receiver tu_recv feeding a `sentry` exporter
+ * with dsn http://pubkey@127.0.0.1:<port>/42 and the extra YAML lines given
+ * (indented under the exporter). */
+struct tu_world *ts_world(uint16_t port, const char *extra);
+/* Pushes ts_batch(n, errors, nerr, seed) into the world's receiver. */
+void ts_push(struct tu_world *w, size_t n, const size_t *errors, size_t nerr, uint32_t seed);
+/* Waits (bounded) for the first 429 answer; its arrival time (ms). */
+int64_t ts_await_429(void);
+
 /* A batch of n root spans (one transaction each) of one trace; spans whose
  * index is in errors[0..nerr) get an "exception" event. */
 pp_batch *ts_batch(size_t n, const size_t *errors, size_t nerr, uint32_t seed);
