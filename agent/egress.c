@@ -90,7 +90,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *arg) {
     if (len >= 5 && !strncmp(buf, "HTTP/", 5)) {
         /* A new response (after a 1xx or a redirect): forget the previous one. */
         r->grpc_status = -1;
-        r->content_type[0] = r->content_encoding[0] = r->retry_after[0] = '\0';
+        r->content_type[0] = r->content_encoding[0] = r->retry_after[0] = r->captured[0] = '\0';
         return n;
     }
     const char *colon = memchr(buf, ':', len);
@@ -116,6 +116,8 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *arg) {
         copy_value(v, vlen, r->content_encoding, sizeof(r->content_encoding));
     } else if (IS("retry-after")) {
         copy_value(v, vlen, r->retry_after, sizeof(r->retry_after));
+    } else if (r->capture && klen == strlen(r->capture) && !strncasecmp(buf, r->capture, klen)) {
+        copy_value(v, vlen, r->captured, sizeof(r->captured));
     }
 #undef IS
     return n;
@@ -153,8 +155,10 @@ CURLcode pp_egress_post(CURL *c, const char *url, struct curl_slist *headers, co
                         size_t len, int64_t timeout_ns, const _Atomic int64_t *abort_at_ns,
                         pp_egress_resp *resp, char *err, size_t errlen) {
     size_t max = resp->max_body ? resp->max_body : 4u << 20;
+    const char *capture = resp->capture;
     memset(resp, 0, sizeof(*resp));
     resp->max_body = max;
+    resp->capture = capture;
     resp->grpc_status = -1;
     char ebuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, url);

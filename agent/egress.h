@@ -24,6 +24,8 @@ typedef struct pp_egress_resp {
     char content_type[128];
     char content_encoding[32]; /* grpc-encoding or Content-Encoding */
     char retry_after[64];
+    const char *capture;   /* set by the caller: one more header to keep (name), or NULL */
+    char captured[512];    /* its value ("" when absent) */
     uint8_t *body; /* malloc'd, at most max_body bytes are kept */
     size_t len, cap, max_body;
     bool truncated;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,21 @@ static const char *const reason_names[R_COUNT] = {"permanent_error", "retries_ex
                                                   "too_large", "shutdown_deadline"};
 
 /* What became of a request handed to deliver(). REFUSED happens only for
- * synchronous sends: the caller is told to retry and keeps the data. */
-typedef enum fate { DELIVERED, DROPPED, REFUSED } fate;
+ * synchronous sends: the caller is told to retry and keeps the data. HELD
+ * only for queued ones: the request waits in the held list. */
+typedef enum fate { DELIVERED, DROPPED, REFUSED, HELD } fate;
+
+/* Where a request handed to deliver() comes from. */
+typedef enum mode {
+    M_SYNC,   /* the caller's thread (no queue): refuse rather than wait */
+    M_QUEUED, /* taken from the storage: may be put aside (held) */
+    M_SPLIT,  /* half of a split request, not stored: waits out a hold in place */
+} mode;
+
+typedef struct held_req {
+    pp_export_request *r;
+    int64_t recheck_at; /* CLOCK_MONOTONIC ns: ask ops->hold again from then on */
+} held_req;
 
 struct pp_exporter {
     pp_consumer consumer;
@@ -37,6 +51,8 @@ struct pp_exporter {
     char last_error[256];
     pthread_t *threads;
     size_t nthreads;
+    held_req *held; /* put aside by ops->hold, oldest first; in flight for the storage */
+    size_t nheld, held_cap;
     void **pool; /* idle connections for synchronous sends */
     size_t npool, pool_cap;
 
@@ -45,7 +61,7 @@ struct pp_exporter {
     pp_counter *sent[PP_SIGNAL_COUNT], *failed[PP_SIGNAL_COUNT], *enqueue_failed[PP_SIGNAL_COUNT];
     pp_counter *drops[PP_SIGNAL_COUNT][R_COUNT];
     pp_counter *retries;
-    pp_gauge *queue_size, *queue_capacity, *circuit;
+    pp_gauge *queue_size, *queue_capacity, *circuit, *held_gauge;
 };
 
 static int64_t now_ns(void) {
@@ -78,6 +94,7 @@ static void fmt_u(char *buf, size_t n, uint64_t v) { snprintf(buf, n, "%llu", (u
 static void drop(pp_exporter *e, pp_export_request *r, int reason, const char *why) {
     pp_counter_add(e->failed[r->signal], r->items);
     pp_counter_add(e->drops[r->signal][reason], r->items);
+    if (e->ops->dropped) e->ops->dropped(e->ctx, r, reason_names[reason]);
     char items[24], attempts[24];
     fmt_u(items, sizeof(items), r->items);
     fmt_u(attempts, sizeof(attempts), r->attempts);
@@ -163,11 +180,12 @@ static bool backoff_sleep(pp_exporter *e, int64_t until) {
     return false;
 }
 
-static fate deliver(pp_exporter *e, void *conn, pp_export_request *r, bool sync, pp_status *st);
+static fate deliver(pp_exporter *e, void *conn, pp_export_request *r, mode m, pp_status *st);
 
 /* TOO_LARGE: halves r's batch and delivers each half (in order, same shard). */
-static fate split(pp_exporter *e, void *conn, pp_export_request *r, bool sync, const char *why,
+static fate split(pp_exporter *e, void *conn, pp_export_request *r, mode m, const char *why,
                   pp_status *st) {
+    bool sync = m == M_SYNC;
     pp_batch *half[2];
     if (!r->batch || r->items < 2 || pp_batch_halve(r->batch, &half[0], &half[1]) != 0) {
         drop(e, r, R_TOO_LARGE, why);
@@ -193,7 +211,7 @@ static fate split(pp_exporter *e, void *conn, pp_export_request *r, bool sync, c
             n = q->next;
             q->shard = r->shard;
             q->attempts = r->attempts;
-            fate f = deliver(e, conn, q, sync, st);
+            fate f = deliver(e, conn, q, sync ? M_SYNC : M_SPLIT, st);
             if (f != DELIVERED && worst == DELIVERED) worst = f;
             pp_export_request_free(q);
         }
@@ -202,9 +220,46 @@ static fate split(pp_exporter *e, void *conn, pp_export_request *r, bool sync, c
     return worst;
 }
 
-static fate deliver(pp_exporter *e, void *conn, pp_export_request *r, bool sync, pp_status *st) {
+/* ops->hold for r (0 when the exporter has none). */
+static int64_t hold_for(pp_exporter *e, const pp_export_request *r, bool first) {
+    if (!e->ops->hold) return 0;
+    pthread_mutex_lock(&e->lock);
+    int64_t w = e->ops->hold(e->ctx, r, first);
+    pthread_mutex_unlock(&e->lock);
+    return w;
+}
+
+/* r may not go now (ops->hold or a HOLD answer). Returns what deliver()
+ * returns, or DELIVERED to mean "waited in place: send again". */
+static fate on_hold(pp_exporter *e, pp_export_request *r, mode m, int64_t wait_ns, const char *why,
+                    pp_status *st) {
+    r->first_failure_ns = 0; /* the backend answers: a pause is not a failure */
+    if (m == M_QUEUED) return HELD;
+    if (m == M_SYNC) {
+        pp_fail(st, PP_UNAVAILABLE, "%s: %s", e->component, why);
+        int64_t ms = wait_ns / 1000000 + 1;
+        st->retry_after_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+        return REFUSED;
+    }
+    if (!backoff_sleep(e, now_ns() + (wait_ns > 0 ? wait_ns : 1000000))) {
+        drop(e, r, R_SHUTDOWN, why);
+        return DROPPED;
+    }
+    return DELIVERED;
+}
+
+static fate deliver(pp_exporter *e, void *conn, pp_export_request *r, mode m, pp_status *st) {
     const pp_retry_cfg *rc = &e->cfg->retry_on_failure;
+    bool sync = m == M_SYNC;
+    bool first = m != M_QUEUED; /* next_request() asked first for queued ones */
     for (;;) {
+        int64_t wait = hold_for(e, r, first);
+        first = false;
+        if (wait > 0) {
+            fate f = on_hold(e, r, m, wait, "held back: the backend asked to pause", st);
+            if (f != DELIVERED) return f;
+            continue;
+        }
         if (!await_permit(e, sync)) {
             if (sync) {
                 pp_fail(st, PP_UNAVAILABLE, "%s: circuit breaker open: %s", e->component,
@@ -252,7 +307,13 @@ static fate deliver(pp_exporter *e, void *conn, pp_export_request *r, bool sync,
             drop(e, r, R_PERMANENT, res.msg);
             if (sync) pp_fail(st, PP_INVALID, "%s: %s", e->component, res.msg);
             return DROPPED;
-        case PP_SEND_TOO_LARGE: return split(e, conn, r, sync, res.msg, st);
+        case PP_SEND_TOO_LARGE: return split(e, conn, r, m, res.msg, st);
+        case PP_SEND_HOLD: {
+            if (!e->ops->hold) break; /* nothing to say when: an ordinary retry */
+            fate f = on_hold(e, r, m, res.retry_after_ns, res.msg, st);
+            if (f != DELIVERED) return f;
+            continue;
+        }
         case PP_SEND_RETRY: break;
         }
 
@@ -283,6 +344,70 @@ static fate deliver(pp_exporter *e, void *conn, pp_export_request *r, bool sync,
     }
 }
 
+/* ---- held requests (ops->hold); every function here runs under e->lock ---- */
+
+static int held_add(pp_exporter *e, pp_export_request *r, int64_t recheck_at) {
+    if (e->nheld == e->held_cap) {
+        size_t ncap = e->held_cap ? e->held_cap * 2 : 16;
+        held_req *n = realloc(e->held, ncap * sizeof(*n));
+        if (!n) return -1;
+        e->held = n;
+        e->held_cap = ncap;
+    }
+    e->held[e->nheld++] = (held_req){r, recheck_at};
+    pp_gauge_set(e->held_gauge, (int64_t)e->nheld);
+    return 0;
+}
+
+static pp_export_request *held_take(pp_exporter *e, size_t i) {
+    pp_export_request *r = e->held[i].r;
+    memmove(&e->held[i], &e->held[i + 1], (e->nheld - i - 1) * sizeof(e->held[0]));
+    e->nheld--;
+    pp_gauge_set(e->held_gauge, (int64_t)e->nheld);
+    return r;
+}
+
+/* Back to the storage, oldest at the head again (shutdown). */
+static void held_return_all(pp_exporter *e) {
+    while (e->nheld > 0) e->queue->nack(e->queue, held_take(e, e->nheld - 1));
+}
+
+static void earliest(int64_t *wake_at, int64_t t) {
+    if (t < *wake_at) *wake_at = t;
+}
+
+/* The request to send next: a held one whose hold is over (they are older),
+ * else the storage's next one that hold() lets go; requests hold() stops are
+ * put aside on the way. NULL when none, with *wake_at = when to look again
+ * (INT64_MAX: when something changes). */
+static pp_export_request *next_request(pp_exporter *e, int64_t now, int64_t *wake_at) {
+    *wake_at = INT64_MAX;
+    for (size_t i = 0; i < e->nheld; i++) {
+        held_req *h = &e->held[i];
+        if (h->recheck_at > now) {
+            earliest(wake_at, h->recheck_at);
+            continue;
+        }
+        int64_t w = e->ops->hold(e->ctx, h->r, false);
+        if (w <= 0) return held_take(e, i);
+        h->recheck_at = now + w;
+        earliest(wake_at, h->recheck_at);
+    }
+    pp_export_request *r;
+    while ((r = e->queue->peek(e->queue)) != NULL) {
+        int64_t w = e->ops->hold ? e->ops->hold(e->ctx, r, true) : 0;
+        if (w <= 0) return r;
+        if (held_add(e, r, now + w) != 0) {
+            /* Out of memory: leave it stored and look again a little later. */
+            e->queue->nack(e->queue, r);
+            earliest(wake_at, now + 100000000LL);
+            return NULL;
+        }
+        earliest(wake_at, now + w);
+    }
+    return NULL;
+}
+
 /* ---- consumer threads ---- */
 
 static void *consumer_main(void *arg) {
@@ -290,19 +415,22 @@ static void *consumer_main(void *arg) {
     void *conn = e->ops->conn_new ? e->ops->conn_new(e->ctx) : NULL;
     pthread_mutex_lock(&e->lock);
     for (;;) {
-        bool past = now_ns() >= atomic_load(&e->abort_at_ns);
-        if (e->stopping && (past || e->queue->size(e->queue) == 0)) break;
-        pp_export_request *r = e->queue->peek(e->queue);
+        int64_t now = now_ns(), abort_at = atomic_load(&e->abort_at_ns), wake_at;
+        if (e->stopping && (now >= abort_at || e->queue->size(e->queue) == 0)) break;
+        pp_export_request *r = next_request(e, now, &wake_at);
         if (!r) {
-            if (e->stopping) wait_until(e, atomic_load(&e->abort_at_ns));
-            else pthread_cond_wait(&e->cv, &e->lock);
+            if (e->stopping) earliest(&wake_at, abort_at);
+            if (wake_at == INT64_MAX) pthread_cond_wait(&e->cv, &e->lock);
+            else wait_until(e, wake_at);
             continue;
         }
         pthread_mutex_unlock(&e->lock);
         pp_status st = {0};
-        deliver(e, conn, r, false, &st);
+        fate f = deliver(e, conn, r, M_QUEUED, &st);
         pthread_mutex_lock(&e->lock);
-        e->queue->ack(e->queue, r);
+        /* Held: recheck at once; hold() says how long (or OOM: back to the storage). */
+        if (f != HELD) e->queue->ack(e->queue, r);
+        else if (held_add(e, r, 0) != 0) e->queue->nack(e->queue, r);
         pp_gauge_set(e->queue_size, (int64_t)e->queue->size(e->queue));
         pthread_cond_broadcast(&e->cv); /* a shard came free; the queue has room */
     }
@@ -324,9 +452,9 @@ static int exporter_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
         return pp_fail(st, PP_UNAVAILABLE, "%s: shutting down", e->component);
     }
     pp_export_request *list = e->ops->encode(e->ctx, b, st);
+    if (!list && st->code == PP_OK) return 0; /* nothing to send (counted by the exporter) */
     if (!list) {
         pp_counter_add(e->enqueue_failed[b->signal], b->items);
-        if (st->code == PP_OK) pp_fail(st, PP_INTERNAL, "%s: cannot encode", e->component);
         return -1;
     }
 
@@ -336,7 +464,7 @@ static int exporter_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
         for (pp_export_request *r = list, *n; r; r = n) {
             n = r->next;
             /* After a failure the rest is not sent: the caller retries it all. */
-            if (rc == 0 && deliver(e, conn, r, true, st) != DELIVERED) rc = -1;
+            if (rc == 0 && deliver(e, conn, r, M_SYNC, st) != DELIVERED) rc = -1;
             pp_export_request_free(r);
         }
         conn_put(e, conn);
@@ -408,6 +536,8 @@ static void counters(pp_exporter *e, pp_metrics *m, const char *id) {
                                      "Fixed capacity of the retry queue (in batches).", l);
     e->circuit = pp_gauge_get(m, "pipit_exporter_circuit_state",
                               "Circuit breaker: 0 closed, 1 half-open, 2 open.", l);
+    e->held_gauge = pp_gauge_get(m, "pipit_exporter_held_requests",
+                                 "Requests waiting because the backend asked to pause them (rate limits).", l);
 }
 
 pp_exporter *pp_exporter_new(const pp_exporter_params *p, pp_status *st) {
@@ -468,6 +598,7 @@ void pp_exporter_shutdown(void *inst, pp_host *host) {
     e->nthreads = 0;
     /* The deadline passed with requests still queued. */
     pthread_mutex_lock(&e->lock);
+    held_return_all(e);
     pp_export_request *r;
     while ((r = e->queue->peek(e->queue)) != NULL) {
         drop(e, r, R_SHUTDOWN, "not sent before the shutdown deadline");
@@ -488,6 +619,7 @@ void pp_exporter_destroy(void *inst) {
     for (size_t i = 0; i < e->npool; i++) e->ops->conn_free(e->ctx, e->pool[i]);
     free(e->pool);
     free(e->threads);
+    free(e->held);
     e->queue->destroy(e->queue);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->lock);
@@ -507,6 +639,13 @@ pp_breaker_state pp_exporter_circuit_state(pp_exporter *e) {
 size_t pp_exporter_queue_size(pp_exporter *e) {
     pthread_mutex_lock(&e->lock);
     size_t n = e->queue->size(e->queue);
+    pthread_mutex_unlock(&e->lock);
+    return n;
+}
+
+size_t pp_exporter_held(pp_exporter *e) {
+    pthread_mutex_lock(&e->lock);
+    size_t n = e->nheld;
     pthread_mutex_unlock(&e->lock);
     return n;
 }

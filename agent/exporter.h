@@ -22,6 +22,9 @@
  *              PERMANENT   drop "permanent_error", log the server's message
  *              TOO_LARGE   halve the batch, encode and send each half in
  *                          order; one item still too large: drop "too_large"
+ *              HOLD        the backend paused this kind of request (Sentry's
+ *                          rate limits): not a failure; the request waits,
+ *                          still stored, until ops->hold lets it go
  *
  * - The queue holds requests, not batches (Collector semantics: queue_size
  *   counts requests). When it is full, consume() refuses with PP_UNAVAILABLE
@@ -42,6 +45,17 @@
  *   max(cool_down, retry max_interval)). State: gauge
  *   pipit_exporter_circuit_state (0 closed, 1 half-open, 2 open) and health
  *   (RECOVERABLE_ERROR with the last error while not closed, OK when closed).
+ * - Holds (ops->hold, optional): before sending a request the exporter asks
+ *   the exporter's hold(r); a positive answer puts r aside in a held list
+ *   (still stored and in flight for the storage, so it survives on disk and
+ *   counts against queue_size) and the consumer takes the next request. A
+ *   send answering HOLD does the same. Held requests go first once hold()
+ *   answers 0 again. So a paused class of requests (Sentry errors) neither
+ *   occupies consumer threads nor delays other classes (transactions), is
+ *   never dropped for it, never counts as a failure for the breaker or for
+ *   max_elapsed_time, and its time held is not retried in a loop. Gauge
+ *   pipit_exporter_held_requests. Without a queue (sync) a hold is a
+ *   refusal with the delay as retry_after.
  * - Shutdown: consume() refuses; consumers keep sending (retries included)
  *   until host->shutdown_deadline_ns; a send in progress is aborted at the
  *   deadline; what is left is dropped with reason "shutdown_deadline".
@@ -145,6 +159,7 @@ typedef enum pp_send_outcome {
     PP_SEND_RETRY,     /* transient: timeouts, no connection, UNAVAILABLE, 503 */
     PP_SEND_PERMANENT, /* never retried: bad data, auth, 400, INVALID_ARGUMENT */
     PP_SEND_TOO_LARGE, /* 413 / RESOURCE_EXHAUSTED "larger than max": split */
+    PP_SEND_HOLD,      /* paused by the backend (rate limit): wait as ops->hold says */
 } pp_send_outcome;
 
 typedef struct pp_send_result {
@@ -160,7 +175,9 @@ void pp_send_result_set(pp_send_result *res, pp_send_outcome o, const char *fmt,
 
 typedef struct pp_exporter_ops {
     /* Encodes b into one or more requests (a list through ->next), built with
-     * pp_export_request_new. NULL with st set when b cannot be encoded. */
+     * pp_export_request_new. NULL with st set when b cannot be encoded; NULL
+     * with st untouched when nothing in b is to be sent (the exporter counts
+     * what it left out). */
     pp_export_request *(*encode)(void *ctx, pp_batch *b, pp_status *st);
     /* A connection for one sending thread (a CURL handle), reused across
      * sends; NULL ops = none. */
@@ -172,6 +189,14 @@ typedef struct pp_exporter_ops {
     void (*send)(void *ctx, void *conn, const pp_export_request *r,
                  const _Atomic int64_t *abort_at_ns, pp_send_result *res);
     void (*destroy)(void *ctx); /* frees ctx; may be NULL */
+    /* Optional. How long r must still wait before it may be sent (ns; 0 or
+     * less: now). first is true when r is considered the first time since it
+     * was taken from the storage (for counting), false on rechecks. Called
+     * with the exporter's lock held: must be quick and must not call back. */
+    int64_t (*hold)(void *ctx, const pp_export_request *r, bool first);
+    /* Optional. r is given up for reason ("permanent_error", ...), after the
+     * exporter counted it: for an exporter's own per-kind accounting. */
+    void (*dropped)(void *ctx, const pp_export_request *r, const char *reason);
 } pp_exporter_ops;
 
 /* ---- storage behind the queue ---- */
@@ -253,5 +278,6 @@ void pp_exporter_destroy(void *inst);
 const char *pp_exporter_component(const pp_exporter *e); /* "exporter/otlp/jaeger" */
 pp_breaker_state pp_exporter_circuit_state(pp_exporter *e);
 size_t pp_exporter_queue_size(pp_exporter *e); /* queued, including in flight */
+size_t pp_exporter_held(pp_exporter *e);       /* put aside by ops->hold */
 
 #endif

@@ -19,6 +19,7 @@ extern const pp_factory pp_file_exporter;
 extern const pp_factory pp_otlp_exporter;
 extern const pp_factory pp_otlphttp_exporter;
 extern const pp_factory pp_prometheusremotewrite_exporter;
+extern const pp_factory pp_sentry_exporter;
 extern const pp_factory pp_spanmetrics_connector;
 extern const pp_factory pp_bearertokenauth_extension;
 extern const pp_factory pp_health_check_extension;
@@ -39,6 +40,7 @@ static const pp_factory *const factories[] = {
     &pp_otlp_exporter,
     &pp_otlphttp_exporter,
     &pp_prometheusremotewrite_exporter,
+    &pp_sentry_exporter,
     /* connectors */
     &pp_spanmetrics_connector,
     /* extensions */

@@ -130,6 +130,7 @@ static void emit(ctx *c, json_object *ev, pp_sentry_item_type type, const char *
     c->st->trimmed_spans += trimmed;
     if (!json) {
         c->st->dropped_oversize++;
+        if (type == PP_SENTRY_ERROR) c->st->dropped_oversize_errors++;
         return;
     }
     pp_sentry_items *out = c->out;
@@ -149,9 +150,12 @@ static void emit(ctx *c, json_object *ev, pp_sentry_item_type type, const char *
     memcpy(it->event_id, event_id, 33);
     it->json = json;
     it->len = len;
+    it->spans = 0;
     if (type == PP_SENTRY_TRANSACTION) {
         json_object *spans;
-        if (json_object_object_get_ex(ev, "spans", &spans)) c->st->spans += json_object_array_length(spans);
+        size_t n = json_object_object_get_ex(ev, "spans", &spans) ? json_object_array_length(spans) : 0;
+        c->st->spans += n;
+        it->spans = n + 1;
         c->st->transactions++;
     } else {
         c->st->errors++;

@@ -42,6 +42,7 @@ typedef struct pp_sentry_item {
     char event_id[33];
     char *json; /* malloc'd compact JSON, at most max_item_bytes */
     size_t len;
+    size_t spans; /* transactions: spans in it, the root included (after trimming); errors: 0 */
 } pp_sentry_item;
 
 typedef struct pp_sentry_items {
@@ -56,6 +57,7 @@ typedef struct pp_sentry_map_stats {
     size_t trimmed_spans;               /* spans dropped to fit an item into the limit */
     size_t cut_values;                  /* strings shortened to fit the limit */
     size_t dropped_oversize;            /* items that could not be made to fit */
+    size_t dropped_oversize_errors;     /* ... of which error events */
     size_t unparsed_stacktraces;        /* kept raw in extra */
 } pp_sentry_map_stats;
 

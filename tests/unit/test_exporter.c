@@ -127,6 +127,10 @@ typedef struct fake {
     size_t arrived;        /* items in OK answers */
     size_t max_items_seen;
     int conns;
+    int64_t hold_odd_until; /* hold(): requests of an odd item count wait until then */
+    int holds_first;        /* hold() calls with first = true that said "wait" */
+    int odd_sent_early;     /* odd requests sent before hold_odd_until */
+    size_t dropped_items;   /* seen by ops->dropped */
 } fake;
 
 static pp_export_request *fake_encode(void *ctx, pp_batch *b, pp_status *st) {
@@ -173,12 +177,15 @@ static void fake_send(void *ctx, void *conn, const pp_export_request *r,
     }
     pthread_mutex_lock(&f->lock);
     f->sends++;
+    if (r->items % 2 == 1 && mono() < f->hold_odd_until) f->odd_sent_early++;
     if (r->items > f->max_items_seen) f->max_items_seen = r->items;
     if (f->too_large_over && r->items > f->too_large_over) {
         pp_send_result_set(res, PP_SEND_TOO_LARGE, "message larger than max");
     } else {
         *res = f->next < f->nscript ? f->script[f->next++] : f->dflt;
         if (res->outcome == PP_SEND_OK) f->arrived += r->items - (size_t)res->rejected;
+        /* As a rate limiter learns a limit from the answer. */
+        if (res->outcome == PP_SEND_HOLD) f->hold_odd_until = mono() + res->retry_after_ns;
     }
     pthread_mutex_unlock(&f->lock);
 }
@@ -186,10 +193,33 @@ static void fake_send(void *ctx, void *conn, const pp_export_request *r,
 static const pp_exporter_ops fake_ops = {.encode = fake_encode, .conn_new = fake_conn_new,
                                          .conn_free = fake_conn_free, .send = fake_send};
 
+/* Called under the exporter's lock: f->lock nests inside it. */
+static int64_t fake_hold(void *ctx, const pp_export_request *r, bool first) {
+    fake *f = ctx;
+    pthread_mutex_lock(&f->lock);
+    int64_t w = r->items % 2 == 1 ? f->hold_odd_until - mono() : 0;
+    if (w > 0 && first) f->holds_first++;
+    pthread_mutex_unlock(&f->lock);
+    return w;
+}
+
+static void fake_dropped(void *ctx, const pp_export_request *r, const char *reason) {
+    fake *f = ctx;
+    (void)reason;
+    pthread_mutex_lock(&f->lock);
+    f->dropped_items += r->items;
+    pthread_mutex_unlock(&f->lock);
+}
+
+static const pp_exporter_ops fake_hold_ops = {.encode = fake_encode, .conn_new = fake_conn_new,
+                                              .conn_free = fake_conn_free, .send = fake_send,
+                                              .hold = fake_hold, .dropped = fake_dropped};
+
 typedef struct rig {
     pp_host host;
     pp_exporter_cfg cfg;
     fake f;
+    const pp_exporter_ops *ops; /* NULL: fake_ops */
     pp_exporter *e;
 } rig;
 
@@ -207,7 +237,7 @@ static rig *rig_new(void) {
 
 static void rig_start(rig *r) {
     pp_status st = {0};
-    pp_exporter_params p = {.id = "fake", .host = &r->host, .cfg = &r->cfg, .ops = &fake_ops,
+    pp_exporter_params p = {.id = "fake", .host = &r->host, .cfg = &r->cfg, .ops = r->ops ? r->ops : &fake_ops,
                             .ctx = &r->f};
     r->e = pp_exporter_new(&p, &st);
     assert_non_null(r->e);
@@ -593,6 +623,103 @@ static void test_memory_queue_shards(void **state) {
     q->destroy(q);
 }
 
+/* ops->hold: odd-sized requests wait (held, not sent, not failed) while even
+ * ones flow past them on the same two consumers; a HOLD answer does the same;
+ * when the hold ends every held request goes, and nothing is dropped. */
+static void test_hold_keeps_other_requests_flowing(void **state) {
+    (void)state;
+    rig *r = rig_new();
+    r->ops = &fake_hold_ops;
+    r->cfg.circuit_breaker.failure_threshold = 1; /* a hold counted as a failure would open it */
+    r->f.hold_odd_until = mono() + 400 * MS;
+    r->f.dflt.outcome = PP_SEND_OK;
+    rig_start(r);
+    pp_status st = {0};
+    /* Eight held requests (1 span each) ahead of the others: more than the consumers. */
+    for (int i = 0; i < 8; i++) assert_int_equal(consume_spans(r, 1, &st), 0);
+    for (int i = 0; i < 5; i++) assert_int_equal(consume_spans(r, 2, &st), 0);
+    await_arrived(r, 10);
+    pthread_mutex_lock(&r->f.lock);
+    assert_int_equal(r->f.arrived, 10); /* the even ones, before the hold ends */
+    assert_int_equal(r->f.sends, 5);
+    assert_int_equal(r->f.holds_first, 8);
+    pthread_mutex_unlock(&r->f.lock);
+    assert_true(mono() < r->f.hold_odd_until);
+    assert_int_equal(pp_exporter_held(r->e), 8);
+    assert_int_equal(pp_exporter_queue_size(r->e), 8); /* still stored */
+    assert_int_equal(pp_exporter_circuit_state(r->e), PP_BREAKER_CLOSED);
+
+    await_arrived(r, 18);
+    pthread_mutex_lock(&r->f.lock);
+    assert_int_equal(r->f.arrived, 18);
+    assert_int_equal(r->f.odd_sent_early, 0);
+    pthread_mutex_unlock(&r->f.lock);
+    assert_true(mono() >= r->f.hold_odd_until);
+    for (int i = 0; i < 100 && pp_exporter_held(r->e) > 0; i++) sleep_ms(1);
+    assert_int_equal(pp_exporter_held(r->e), 0);
+
+    /* A HOLD answer (hold() let it go): it waits as the answer said, then goes once. */
+    script(r, PP_SEND_HOLD, 300 * MS, 0, "429 rate limited");
+    assert_int_equal(consume_spans(r, 3, &st), 0);
+    for (int i = 0; i < 1000 && pp_exporter_held(r->e) == 0; i++) sleep_ms(1);
+    pthread_mutex_lock(&r->f.lock);
+    int64_t until = r->f.hold_odd_until;
+    pthread_mutex_unlock(&r->f.lock);
+    assert_int_equal(consume_spans(r, 2, &st), 0);
+    await_arrived(r, 20);
+    assert_true(mono() < until);
+    assert_int_equal(pp_exporter_held(r->e), 1);
+    await_arrived(r, 23);
+    assert_true(mono() >= until);
+    pthread_mutex_lock(&r->f.lock);
+    assert_int_equal(r->f.arrived, 23);
+    assert_int_equal(r->f.sends, 5 + 8 + 2 + 1);
+    pthread_mutex_unlock(&r->f.lock);
+    assert_int_equal(counter(r, "pipit_exporter_retries"), 0);
+    assert_int_equal(all_dropped(r), 0);
+    assert_int_equal(pp_exporter_circuit_state(r->e), PP_BREAKER_CLOSED);
+    rig_shutdown(r, 2 * SEC);
+    rig_free(r);
+}
+
+/* Held requests still waiting at the shutdown deadline are dropped as
+ * shutdown_deadline (and reported to ops->dropped); without a queue a hold
+ * is a refusal carrying the delay. */
+static void test_hold_at_shutdown_and_sync(void **state) {
+    (void)state;
+    rig *r = rig_new();
+    r->ops = &fake_hold_ops;
+    r->f.hold_odd_until = mono() + 3600 * SEC;
+    r->f.dflt.outcome = PP_SEND_OK;
+    rig_start(r);
+    pp_status st = {0};
+    for (int i = 0; i < 3; i++) assert_int_equal(consume_spans(r, 1, &st), 0);
+    for (int i = 0; i < 1000 && pp_exporter_held(r->e) < 3; i++) sleep_ms(1);
+    assert_int_equal(pp_exporter_held(r->e), 3);
+    int64_t t0 = mono();
+    rig_shutdown(r, 100 * MS);
+    assert_true(mono() - t0 < 2 * SEC);
+    assert_int_equal(dropped(r, "shutdown_deadline"), 3);
+    assert_int_equal(r->f.dropped_items, 3);
+    assert_int_equal(r->f.sends, 0);
+    rig_free(r);
+
+    r = rig_new();
+    r->ops = &fake_hold_ops;
+    r->cfg.sending_queue.enabled = false;
+    r->f.hold_odd_until = mono() + 30 * SEC;
+    r->f.dflt.outcome = PP_SEND_OK;
+    rig_start(r);
+    assert_int_equal(consume_spans(r, 1, &st), -1);
+    assert_int_equal(st.code, PP_UNAVAILABLE);
+    assert_true(st.retry_after_ms > 29000 && st.retry_after_ms <= 30001);
+    assert_int_equal(consume_spans(r, 2, &st), 0);
+    assert_int_equal(r->f.sends, 1);
+    assert_int_equal(all_dropped(r), 0);
+    rig_shutdown(r, SEC);
+    rig_free(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff_jitter_bounds),
@@ -613,6 +740,8 @@ int main(void) {
         cmocka_unit_test(test_shutdown_drains_queue),
         cmocka_unit_test(test_shutdown_deadline_counts_the_rest),
         cmocka_unit_test(test_sync_mode),
+        cmocka_unit_test(test_hold_keeps_other_requests_flowing),
+        cmocka_unit_test(test_hold_at_shutdown_and_sync),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

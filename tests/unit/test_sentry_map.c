@@ -178,6 +178,7 @@ static void test_transaction_with_spans(void **state) {
     assert_int_equal(st.spans, 3);
     assert_int_equal(st.orphans, 0);
     pp_sentry_item *it = &out.v[0];
+    assert_int_equal(it->spans, 4); /* the root and its three descendants */
     assert_int_equal(it->type, PP_SENTRY_TRANSACTION);
     assert_string_equal(pp_sentry_item_type_name(it->type), "transaction");
     assert_int_equal(strlen(it->event_id), 32);
@@ -798,6 +799,7 @@ static void test_trim_values(void **state) {
     assert_int_equal(pp_sentry_map_traces(r.b->traces, &opt, &out, &st), 0);
     assert_int_equal(out.n, 0);
     assert_int_equal(st.dropped_oversize, 1);
+    assert_int_equal(st.dropped_oversize_errors, 0);
     pp_sentry_items_free(&out);
     pp_batch_unref(r.b);
 }

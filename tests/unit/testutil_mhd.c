@@ -22,7 +22,7 @@ tu_upload *tu_mhd_collect(void **con_cls, const char *data, size_t *size) {
     return u;
 }
 
-static void done(void *cls, struct MHD_Connection *c, void **con_cls,
+void tu_mhd_done(void *cls, struct MHD_Connection *c, void **con_cls,
                  enum MHD_RequestTerminationCode t) {
     (void)cls, (void)c, (void)t;
     tu_upload *u = *con_cls;
@@ -34,7 +34,7 @@ static void done(void *cls, struct MHD_Connection *c, void **con_cls,
 struct MHD_Daemon *tu_mhd_start(MHD_AccessHandlerCallback handler, uint16_t *port) {
     *port = tu_free_port();
     struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, *port, NULL, NULL,
-                                            handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
+                                            handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, tu_mhd_done, NULL,
                                             MHD_OPTION_END);
     assert_non_null(d);
     return d;

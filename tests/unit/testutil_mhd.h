@@ -16,6 +16,11 @@ typedef struct tu_upload { char *buf; size_t len; } tu_upload;
  * is still arriving (the handler returns MHD_YES at once). */
 tu_upload *tu_mhd_collect(void **con_cls, const char *data, size_t *size);
 
+/* MHD_OPTION_NOTIFY_COMPLETED callback freeing what tu_mhd_collect kept (for
+ * daemons started with other options than tu_mhd_start's). */
+void tu_mhd_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                 enum MHD_RequestTerminationCode t);
+
 /* A daemon on a free 127.0.0.1 port (*port) with its own polling thread,
  * calling handler; bodies from tu_mhd_collect are freed when a request ends.
  * Asserts that it started. */
