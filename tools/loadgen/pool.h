@@ -1,0 +1,41 @@
+/* pool.h -- requests encoded once, before the run, so that generating and
+ * encoding them never limits the send rate. The run cycles through the pool;
+ * a pool of P requests holds P x batch distinct spans (P x batch /
+ * spans_per_trace distinct traces), which repeat when the pool wraps. */
+#ifndef PIPIT_LOADGEN_POOL_H
+#define PIPIT_LOADGEN_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gen.h"
+
+typedef enum lg_format { LG_PROTOBUF, LG_JSON } lg_format;
+typedef enum lg_compress { LG_NONE, LG_GZIP, LG_ZSTD } lg_compress;
+
+typedef struct lg_payload {
+    uint8_t *data; /* what goes on the wire (gRPC: with the 5-byte message prefix) */
+    size_t len;
+    size_t raw_len; /* encoded size before compression */
+    size_t items;   /* spans or data points */
+} lg_payload;
+
+typedef struct lg_pool {
+    lg_payload *p;
+    size_t n;
+    size_t bytes; /* sum of len */
+} lg_pool;
+
+/* Generates and encodes n requests. grpc_frame: prefix each with the gRPC
+ * length-prefixed-message header (compressed flag set when compressed).
+ * 0, or -1 with a message on stderr. */
+int lg_pool_build(lg_pool *pool, const lg_gen_cfg *g, size_t n, lg_format f, lg_compress c,
+                  int grpc_frame);
+void lg_pool_free(lg_pool *pool);
+
+/* gzip or zstd of in[0..n) into a malloc'd buffer with `reserve` free bytes
+ * in front (for a frame header). NULL on failure. */
+uint8_t *lg_compress_buf(lg_compress c, const uint8_t *in, size_t n, size_t reserve,
+                         size_t *out_len);
+
+#endif
