@@ -7,20 +7,34 @@
 
 #include "component.h"
 
+extern const pp_factory pp_otlp_receiver;
 extern const pp_factory pp_batch_processor;
 extern const pp_factory pp_memory_limiter_processor;
+extern const pp_factory pp_probabilistic_sampler_processor;
+extern const pp_factory pp_tail_sampling_processor;
 extern const pp_factory pp_debug_exporter;
+extern const pp_factory pp_file_exporter;
+extern const pp_factory pp_otlp_exporter;
+extern const pp_factory pp_otlphttp_exporter;
 extern const pp_factory pp_bearertokenauth_extension;
 extern const pp_factory pp_health_check_extension;
-extern const pp_factory pp_otlp_receiver;
 
 static const pp_factory *const factories[] = {
+    /* receivers */
+    &pp_otlp_receiver,
+    /* processors */
     &pp_batch_processor,
     &pp_memory_limiter_processor,
+    &pp_probabilistic_sampler_processor,
+    &pp_tail_sampling_processor,
+    /* exporters */
     &pp_debug_exporter,
+    &pp_file_exporter,
+    &pp_otlp_exporter,
+    &pp_otlphttp_exporter,
+    /* extensions */
     &pp_bearertokenauth_extension,
     &pp_health_check_extension,
-    &pp_otlp_receiver,
 };
 
 /* Tests add factories of their own (fakes) with pp_registry_set_extra. */

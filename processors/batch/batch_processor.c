@@ -21,6 +21,7 @@
 #include "component.h"
 #include "drops.h"
 #include "log.h"
+#include "tick.h"
 
 typedef struct batch_config {
     int64_t timeout_ns;
@@ -100,8 +101,7 @@ typedef struct batch_proc {
     list outbox;               /* merged batches the next component refused */
     atomic_size_t outbox_items; /* outbox.nitems, readable without send_lock */
 
-    uv_timer_t timer;
-    bool timer_started;
+    pp_tick tick;
 
     pp_counter *size_trigger, *timeout_trigger, *refused, *dropped_shutdown;
     pp_histogram *send_size;
@@ -251,13 +251,7 @@ static void *batch_create(const pp_create_params *cp, pp_status *st) {
 static int batch_start(void *inst, pp_host *host, pp_status *st) {
     batch_proc *p = inst;
     uint64_t period = (uint64_t)(p->cfg->timeout_ns / 4000000);
-    if (period == 0) period = 1;
-    if (uv_timer_init(host->loop, &p->timer) != 0)
-        return pp_fail(st, PP_INTERNAL, "%s: cannot create timer", p->component);
-    p->timer.data = p;
-    uv_timer_start(&p->timer, on_tick, period, period);
-    p->timer_started = true;
-    return 0;
+    return pp_tick_start(&p->tick, host->loop, period, on_tick, p, p->component, st);
 }
 
 static pp_consumer *batch_consumer(void *inst, pp_signal s) {
@@ -270,11 +264,7 @@ static void batch_shutdown(void *inst, pp_host *host) {
     pthread_mutex_lock(&p->lock);
     p->stopping = true;
     pthread_mutex_unlock(&p->lock);
-    if (p->timer_started) {
-        uv_timer_stop(&p->timer);
-        uv_close((uv_handle_t *)&p->timer, NULL);
-        p->timer_started = false;
-    }
+    pp_tick_stop(&p->tick);
     flush(p, NULL);
     /* The next component may be full for a moment: retry until the deadline. */
     struct timespec pause = {0, 5 * 1000000L};

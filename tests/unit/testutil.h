@@ -95,4 +95,38 @@ uint16_t tu_free_port(void);
 /* A socket listening on 127.0.0.1 (port 0: any); *port receives the port. */
 int tu_listen(uint16_t *port);
 
+/* ---- components under test (testutil.c) ---- */
+
+#include "component.h"
+
+/* A consumer that counts what it is given; may keep references. Thread-safe. */
+typedef struct tu_span_sink {
+    pp_consumer c;
+    void *mu; /* pthread_mutex_t, allocated by tu_span_sink_init */
+    size_t batches, spans;
+    bool keep;        /* keep a reference to every batch (freed by tu_span_sink_free) */
+    pp_batch **kept;
+    size_t nkept, cap;
+} tu_span_sink;
+void tu_span_sink_init(tu_span_sink *s, bool keep);
+void tu_span_sink_free(tu_span_sink *s);
+
+/* A component created from its YAML config (the text of its map, e.g.
+ * "sampling_percentage: 10\n"), with the config decoded by its schema. */
+typedef struct tu_comp {
+    const pp_factory *f;
+    void *cfg;
+    pp_node *node;
+    void *inst;
+} tu_comp;
+/* Returns 0, or -1 with the problems printed (config errors or create failure). */
+int tu_comp_create(tu_comp *tc, pp_kind kind, const char *type, const char *yaml, pp_host *h,
+                   pp_signal sig, pp_consumer *next);
+void tu_comp_destroy(tu_comp *tc);
+/* Decodes and validates only: returns the number of errors; d receives them. */
+size_t tu_comp_check(pp_kind kind, const char *type, const char *yaml, pp_diag *d);
+
+/* Deterministic 64-bit PRNG (splitmix64). */
+uint64_t tu_rand(uint64_t *state);
+
 #endif

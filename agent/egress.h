@@ -1,0 +1,57 @@
+/* egress.h -- one HTTP request from an exporter through a reused libcurl easy
+ * handle: TLS settings, headers, per-attempt timeout, abort at the shutdown
+ * deadline, and the answer's status, headers (and gRPC trailers, which
+ * libcurl hands to the header callback too) and body. Shared by the otlp and
+ * otlphttp exporters. Set PP_CURL_VERBOSE in the environment to see libcurl's
+ * trace of every request on stderr (debugging only). */
+#ifndef PIPIT_EGRESS_H
+#define PIPIT_EGRESS_H
+
+#include <curl/curl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config_schema.h"
+#include "tls_config.h"
+
+typedef struct pp_egress_resp {
+    long http_status;
+    int grpc_status;        /* -1: no grpc-status seen */
+    char grpc_message[512]; /* percent-decoded */
+    char *grpc_details;     /* grpc-status-details-bin, base64 as received (malloc'd) */
+    char content_type[128];
+    char content_encoding[32]; /* grpc-encoding or Content-Encoding */
+    char retry_after[64];
+    uint8_t *body; /* malloc'd, at most max_body bytes are kept */
+    size_t len, cap, max_body;
+    bool truncated;
+} pp_egress_resp;
+
+typedef struct pp_egress_opts {
+    const pp_tls_cfg *tls; /* NULL: defaults (verify with the system CAs) */
+    int http_version;      /* CURL_HTTP_VERSION_* */
+    int64_t keepalive_idle_ns, keepalive_interval_ns; /* 0: curl's default */
+} pp_egress_opts;
+
+/* A new easy handle with the options that do not change between requests. */
+CURL *pp_egress_handle(const pp_egress_opts *o);
+
+/* A header list: `fixed` ("name: value" strings, NULL-terminated) then the
+ * user's headers. NULL when out of memory. */
+struct curl_slist *pp_egress_headers(const char *const *fixed, const pp_cfg_kvs *custom);
+
+/* POSTs body to url. Returns the CURLcode; on failure err gets curl's words.
+ * Gives up after timeout_ns and when CLOCK_MONOTONIC passes *abort_at_ns. */
+CURLcode pp_egress_post(CURL *c, const char *url, struct curl_slist *headers, const uint8_t *body,
+                        size_t len, int64_t timeout_ns, const _Atomic int64_t *abort_at_ns,
+                        pp_egress_resp *resp, char *err, size_t errlen);
+
+void pp_egress_resp_free(pp_egress_resp *r);
+
+/* Retry-After as delta-seconds or an HTTP-date; 0 when absent or unparsable.
+ * now_unix is the wall clock in seconds (for dates). */
+int64_t pp_parse_retry_after(const char *v, int64_t now_unix);
+
+#endif

@@ -1,0 +1,512 @@
+/* exporter.c -- queue, consumer threads, retry, split, breaker, telemetry and
+ * shutdown for every network exporter; the design is in exporter.h. */
+#include "exporter.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "batch_split.h"
+#include "drops.h"
+#include "log.h"
+
+enum { R_PERMANENT, R_EXHAUSTED, R_TOO_LARGE, R_SHUTDOWN, R_COUNT };
+static const char *const reason_names[R_COUNT] = {"permanent_error", "retries_exhausted",
+                                                  "too_large", "shutdown_deadline"};
+
+/* What became of a request handed to deliver(). REFUSED happens only for
+ * synchronous sends: the caller is told to retry and keeps the data. */
+typedef enum fate { DELIVERED, DROPPED, REFUSED } fate;
+
+struct pp_exporter {
+    pp_consumer consumer;
+    char component[192]; /* "exporter/<id>" */
+    pp_host *host;
+    const pp_exporter_cfg *cfg;
+    const pp_exporter_ops *ops;
+    void *ctx;
+
+    pthread_mutex_t lock; /* everything below up to the counters */
+    pthread_cond_t cv;    /* queue changed, breaker changed, stopping */
+    pp_queue_storage *queue;
+    pp_breaker breaker;
+    bool stopping;
+    char last_error[256];
+    pthread_t *threads;
+    size_t nthreads;
+    void **pool; /* idle connections for synchronous sends */
+    size_t npool, pool_cap;
+
+    _Atomic int64_t abort_at_ns; /* INT64_MAX until the shutdown deadline is known */
+
+    pp_counter *sent[PP_SIGNAL_COUNT], *failed[PP_SIGNAL_COUNT], *enqueue_failed[PP_SIGNAL_COUNT];
+    pp_counter *drops[PP_SIGNAL_COUNT][R_COUNT];
+    pp_counter *retries;
+    pp_gauge *queue_size, *queue_capacity, *circuit;
+};
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Waits on e->cv until `until` (CLOCK_MONOTONIC ns) at the latest. Caller holds e->lock. */
+static void wait_until(pp_exporter *e, int64_t until) {
+    struct timespec ts = {.tv_sec = (time_t)(until / 1000000000LL),
+                          .tv_nsec = (long)(until % 1000000000LL)};
+    pthread_cond_timedwait(&e->cv, &e->lock, &ts);
+}
+
+/* Uniform in [0,1) from a per-thread xorshift (jitter needs no crypto). */
+static double rand01(void) {
+    static _Thread_local uint64_t s;
+    if (!s) s = (uint64_t)now_ns() ^ (uint64_t)(uintptr_t)&s ^ 0x9e3779b97f4a7c15ull;
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return (double)(s >> 11) / 9007199254740992.0;
+}
+
+static void fmt_u(char *buf, size_t n, uint64_t v) { snprintf(buf, n, "%llu", (unsigned long long)v); }
+
+/* ---- accounting ---- */
+
+static void drop(pp_exporter *e, pp_export_request *r, int reason, const char *why) {
+    pp_counter_add(e->failed[r->signal], r->items);
+    pp_counter_add(e->drops[r->signal][reason], r->items);
+    char items[24], attempts[24];
+    fmt_u(items, sizeof(items), r->items);
+    fmt_u(attempts, sizeof(attempts), r->attempts);
+    pp_log_error(e->component, "dropping data", "reason", reason_names[reason], "signal",
+                 pp_signal_name(r->signal), "items", items, "attempts", attempts, "error",
+                 why && why[0] ? why : "-", NULL);
+}
+
+static void publish_state(pp_exporter *e) {
+    /* Caller holds e->lock. */
+    pp_gauge_set(e->circuit, (int64_t)e->breaker.state);
+    if (!e->host->health) return;
+    if (e->breaker.state == PP_BREAKER_CLOSED)
+        pp_health_report(e->host->health, e->component, PP_HEALTH_OK, NULL);
+    else
+        pp_health_report(e->host->health, e->component, PP_HEALTH_RECOVERABLE_ERROR, e->last_error);
+}
+
+/* ---- connections ---- */
+
+static void *conn_get(pp_exporter *e) {
+    if (!e->ops->conn_new) return NULL;
+    pthread_mutex_lock(&e->lock);
+    void *c = e->npool > 0 ? e->pool[--e->npool] : NULL;
+    pthread_mutex_unlock(&e->lock);
+    return c ? c : e->ops->conn_new(e->ctx);
+}
+
+static void conn_put(pp_exporter *e, void *c) {
+    if (!c) return;
+    pthread_mutex_lock(&e->lock);
+    if (e->npool == e->pool_cap) {
+        size_t ncap = e->pool_cap ? e->pool_cap * 2 : 8;
+        void **n = realloc(e->pool, ncap * sizeof(*n));
+        if (n) {
+            e->pool = n;
+            e->pool_cap = ncap;
+        }
+    }
+    bool kept = e->npool < e->pool_cap;
+    if (kept) e->pool[e->npool++] = c;
+    pthread_mutex_unlock(&e->lock);
+    if (!kept) e->ops->conn_free(e->ctx, c);
+}
+
+/* ---- delivery of one request: breaker, send, retry, split ---- */
+
+/* Waits for the breaker's permission. false: the deadline passed first, or
+ * (sync: a caller's thread must not wait out a cool-down) not permitted now. */
+static bool await_permit(pp_exporter *e, bool sync) {
+    pthread_mutex_lock(&e->lock);
+    for (;;) {
+        int64_t now = now_ns(), wait = 0;
+        int64_t abort_at = atomic_load(&e->abort_at_ns);
+        if (now >= abort_at) break;
+        pp_breaker_state before = e->breaker.state;
+        if (pp_breaker_permit(&e->breaker, now, &wait)) {
+            if (before != e->breaker.state) publish_state(e);
+            pthread_mutex_unlock(&e->lock);
+            return true;
+        }
+        if (sync) break;
+        int64_t until = now + wait;
+        wait_until(e, until < abort_at ? until : abort_at);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return false;
+}
+
+/* Sleeps the backoff; false when the shutdown deadline comes first. */
+static bool backoff_sleep(pp_exporter *e, int64_t until) {
+    pthread_mutex_lock(&e->lock);
+    for (;;) {
+        int64_t now = now_ns(), abort_at = atomic_load(&e->abort_at_ns);
+        if (now >= abort_at) break;
+        if (now >= until) {
+            pthread_mutex_unlock(&e->lock);
+            return true;
+        }
+        wait_until(e, until < abort_at ? until : abort_at);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return false;
+}
+
+static fate deliver(pp_exporter *e, void *conn, pp_export_request *r, bool sync, pp_status *st);
+
+/* TOO_LARGE: halves r's batch and delivers each half (in order, same shard). */
+static fate split(pp_exporter *e, void *conn, pp_export_request *r, bool sync, const char *why,
+                  pp_status *st) {
+    pp_batch *half[2];
+    if (!r->batch || r->items < 2 || pp_batch_halve(r->batch, &half[0], &half[1]) != 0) {
+        drop(e, r, R_TOO_LARGE, why);
+        if (sync) pp_fail(st, PP_TOO_LARGE, "%s: %s", e->component, why);
+        return DROPPED;
+    }
+    char items[24];
+    fmt_u(items, sizeof(items), r->items);
+    pp_log_warn(e->component, "request too large for the peer; splitting it in two", "items", items,
+                "error", why, NULL);
+    fate worst = DELIVERED;
+    for (int h = 0; h < 2; h++) {
+        pp_status est = {0};
+        pp_export_request *list = e->ops->encode(e->ctx, half[h], &est);
+        if (!list) {
+            /* Only memory can fail here: the whole request encoded before. */
+            pp_export_request tmp = {.signal = half[h]->signal, .items = half[h]->items,
+                                     .attempts = r->attempts};
+            drop(e, &tmp, R_TOO_LARGE, est.msg);
+            worst = DROPPED;
+        }
+        for (pp_export_request *q = list, *n; q; q = n) {
+            n = q->next;
+            q->shard = r->shard;
+            q->attempts = r->attempts;
+            fate f = deliver(e, conn, q, sync, st);
+            if (f != DELIVERED && worst == DELIVERED) worst = f;
+            pp_export_request_free(q);
+        }
+        pp_batch_unref(half[h]);
+    }
+    return worst;
+}
+
+static fate deliver(pp_exporter *e, void *conn, pp_export_request *r, bool sync, pp_status *st) {
+    const pp_retry_cfg *rc = &e->cfg->retry_on_failure;
+    for (;;) {
+        if (!await_permit(e, sync)) {
+            if (sync) {
+                pp_fail(st, PP_UNAVAILABLE, "%s: circuit breaker open: %s", e->component,
+                        e->last_error);
+                return REFUSED;
+            }
+            drop(e, r, R_SHUTDOWN, "shutdown deadline passed while the circuit breaker was open");
+            return DROPPED;
+        }
+        pp_send_result res = {0};
+        e->ops->send(e->ctx, conn, r, &e->abort_at_ns, &res);
+        r->attempts++;
+        int64_t now = now_ns();
+        bool failed = res.outcome == PP_SEND_RETRY;
+
+        pthread_mutex_lock(&e->lock);
+        if (failed) snprintf(e->last_error, sizeof(e->last_error), "%s", res.msg);
+        if (pp_breaker_record(&e->breaker, now, failed)) {
+            publish_state(e);
+            pthread_cond_broadcast(&e->cv); /* waiters for the probe's answer */
+            if (e->breaker.state == PP_BREAKER_OPEN)
+                pp_log_warn(e->component, "circuit breaker open: backend failing", "error",
+                            e->last_error, NULL);
+            else if (e->breaker.state == PP_BREAKER_CLOSED)
+                pp_log_info(e->component, "circuit breaker closed: backend answering", NULL);
+        }
+        pthread_mutex_unlock(&e->lock);
+
+        switch (res.outcome) {
+        case PP_SEND_OK: {
+            uint64_t rejected = res.rejected > 0 ? (uint64_t)res.rejected : 0;
+            if (rejected > r->items) rejected = r->items;
+            pp_counter_add(e->sent[r->signal], r->items - rejected);
+            if (rejected > 0 || res.msg[0]) {
+                char n[24];
+                fmt_u(n, sizeof(n), rejected);
+                pp_counter_add(e->failed[r->signal], rejected);
+                pp_log_warn(e->component, "partial success: the backend rejected some items",
+                            "rejected", n, "signal", pp_signal_name(r->signal), "error", res.msg,
+                            NULL);
+            }
+            return DELIVERED;
+        }
+        case PP_SEND_PERMANENT:
+            drop(e, r, R_PERMANENT, res.msg);
+            if (sync) pp_fail(st, PP_INVALID, "%s: %s", e->component, res.msg);
+            return DROPPED;
+        case PP_SEND_TOO_LARGE: return split(e, conn, r, sync, res.msg, st);
+        case PP_SEND_RETRY: break;
+        }
+
+        if (r->first_failure_ns == 0) r->first_failure_ns = now;
+        int64_t delay = rc->enabled ? pp_backoff_delay(rc, r->attempts, rand01(), res.retry_after_ns) : 0;
+        if (!rc->enabled || (rc->max_elapsed_time_ns > 0 &&
+                             now + delay - r->first_failure_ns > rc->max_elapsed_time_ns)) {
+            if (sync) {
+                /* The caller is refused and keeps the data: a failed send, not a drop. */
+                pp_counter_add(e->failed[r->signal], r->items);
+                pp_fail(st, PP_UNAVAILABLE, "%s: %s", e->component, res.msg);
+                if (res.retry_after_ns > 0) st->retry_after_ms = (uint32_t)(res.retry_after_ns / 1000000);
+                return REFUSED;
+            }
+            drop(e, r, R_EXHAUSTED, res.msg);
+            return DROPPED;
+        }
+        pp_counter_add(e->retries, 1);
+        char ms[24], attempt[24];
+        fmt_u(ms, sizeof(ms), (uint64_t)(delay / 1000000));
+        fmt_u(attempt, sizeof(attempt), r->attempts);
+        pp_log_info(e->component, "export failed; will retry", "error", res.msg, "retry_in_ms", ms,
+                    "attempt", attempt, NULL);
+        if (!backoff_sleep(e, now + delay)) {
+            drop(e, r, R_SHUTDOWN, res.msg);
+            return DROPPED;
+        }
+    }
+}
+
+/* ---- consumer threads ---- */
+
+static void *consumer_main(void *arg) {
+    pp_exporter *e = arg;
+    void *conn = e->ops->conn_new ? e->ops->conn_new(e->ctx) : NULL;
+    pthread_mutex_lock(&e->lock);
+    for (;;) {
+        bool past = now_ns() >= atomic_load(&e->abort_at_ns);
+        if (e->stopping && (past || e->queue->size(e->queue) == 0)) break;
+        pp_export_request *r = e->queue->peek(e->queue);
+        if (!r) {
+            if (e->stopping) wait_until(e, atomic_load(&e->abort_at_ns));
+            else pthread_cond_wait(&e->cv, &e->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&e->lock);
+        pp_status st = {0};
+        deliver(e, conn, r, false, &st);
+        pthread_mutex_lock(&e->lock);
+        e->queue->ack(e->queue, r);
+        pp_gauge_set(e->queue_size, (int64_t)e->queue->size(e->queue));
+        pthread_cond_broadcast(&e->cv); /* a shard came free; the queue has room */
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (conn) e->ops->conn_free(e->ctx, conn);
+    return NULL;
+}
+
+/* ---- consume ---- */
+
+static int exporter_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
+    pp_exporter *e = (pp_exporter *)self;
+    if (b->items == 0) return 0;
+    pthread_mutex_lock(&e->lock);
+    bool stopping = e->stopping;
+    pthread_mutex_unlock(&e->lock);
+    if (stopping) {
+        pp_counter_add(e->enqueue_failed[b->signal], b->items);
+        return pp_fail(st, PP_UNAVAILABLE, "%s: shutting down", e->component);
+    }
+    pp_export_request *list = e->ops->encode(e->ctx, b, st);
+    if (!list) {
+        pp_counter_add(e->enqueue_failed[b->signal], b->items);
+        if (st->code == PP_OK) pp_fail(st, PP_INTERNAL, "%s: cannot encode", e->component);
+        return -1;
+    }
+
+    if (!e->cfg->sending_queue.enabled) {
+        void *conn = conn_get(e);
+        int rc = 0;
+        for (pp_export_request *r = list, *n; r; r = n) {
+            n = r->next;
+            /* After a failure the rest is not sent: the caller retries it all. */
+            if (rc == 0 && deliver(e, conn, r, true, st) != DELIVERED) rc = -1;
+            pp_export_request_free(r);
+        }
+        conn_put(e, conn);
+        if (rc != 0 && st->code == PP_OK) pp_fail(st, PP_UNAVAILABLE, "%s: not delivered", e->component);
+        return rc;
+    }
+
+    /* All of a batch's requests or none, so a refusal never half-takes it. */
+    size_t n = 0;
+    for (pp_export_request *r = list; r; r = r->next) n++;
+    pthread_mutex_lock(&e->lock);
+    size_t cap = (size_t)e->cfg->sending_queue.queue_size, size = e->queue->size(e->queue);
+    /* An empty queue takes any batch, however many requests it made. */
+    if (size > 0 && size + n > cap) {
+        pthread_mutex_unlock(&e->lock);
+        for (pp_export_request *r = list, *nx; r; r = nx) {
+            nx = r->next;
+            pp_export_request_free(r);
+        }
+        pp_counter_add(e->enqueue_failed[b->signal], b->items);
+        pp_fail(st, PP_UNAVAILABLE, "%s: sending queue is full (%zu requests)", e->component, cap);
+        st->retry_after_ms = 1000;
+        return -1;
+    }
+    for (pp_export_request *r = list, *nx; r; r = nx) {
+        nx = r->next;
+        if (e->queue->put(e->queue, r) != 0) {
+            /* The memory storage never refuses; a durable one may be out of space. */
+            pp_counter_add(e->enqueue_failed[r->signal], r->items);
+            pp_counter_add(e->drops[r->signal][R_PERMANENT], r->items);
+            pp_log_error(e->component, "storage refused a request", NULL);
+            pp_export_request_free(r);
+        }
+    }
+    pp_gauge_set(e->queue_size, (int64_t)e->queue->size(e->queue));
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
+/* ---- life cycle ---- */
+
+static void counters(pp_exporter *e, pp_metrics *m, const char *id) {
+    const char *l[] = {"exporter", id, NULL};
+    static const char *const sent[] = {"otelcol_exporter_sent_spans",
+                                       "otelcol_exporter_sent_metric_points"};
+    static const char *const failed[] = {"otelcol_exporter_send_failed_spans",
+                                         "otelcol_exporter_send_failed_metric_points"};
+    static const char *const enq[] = {"otelcol_exporter_enqueue_failed_spans",
+                                      "otelcol_exporter_enqueue_failed_metric_points"};
+    static const char *const what[] = {"spans", "metric points"};
+    for (int s = 0; s < PP_SIGNAL_COUNT; s++) {
+        char help[128];
+        snprintf(help, sizeof(help), "Number of %s successfully sent to destination.", what[s]);
+        e->sent[s] = pp_counter_get(m, sent[s], help, l);
+        snprintf(help, sizeof(help), "Number of %s in failed attempts to send to destination.",
+                 what[s]);
+        e->failed[s] = pp_counter_get(m, failed[s], help, l);
+        snprintf(help, sizeof(help), "Number of %s failed to be added to the sending queue.",
+                 what[s]);
+        e->enqueue_failed[s] = pp_counter_get(m, enq[s], help, l);
+        for (int r = 0; r < R_COUNT; r++)
+            e->drops[s][r] = pp_drops_counter(m, e->component, (pp_signal)s, reason_names[r]);
+    }
+    e->retries = pp_counter_get(m, "pipit_exporter_retries", "Export attempts that will be retried.", l);
+    e->queue_size = pp_gauge_get(m, "otelcol_exporter_queue_size",
+                                 "Current size of the retry queue (in batches).", l);
+    e->queue_capacity = pp_gauge_get(m, "otelcol_exporter_queue_capacity",
+                                     "Fixed capacity of the retry queue (in batches).", l);
+    e->circuit = pp_gauge_get(m, "pipit_exporter_circuit_state",
+                              "Circuit breaker: 0 closed, 1 half-open, 2 open.", l);
+}
+
+pp_exporter *pp_exporter_new(const pp_exporter_params *p, pp_status *st) {
+    pp_exporter *e = calloc(1, sizeof(*e));
+    if (!e) goto oom;
+    e->consumer.consume = exporter_consume;
+    snprintf(e->component, sizeof(e->component), "exporter/%s", p->id);
+    e->host = p->host;
+    e->cfg = p->cfg;
+    e->ops = p->ops;
+    atomic_init(&e->abort_at_ns, INT64_MAX);
+    size_t cap = (size_t)p->cfg->sending_queue.queue_size;
+    e->queue = pp_queue_storage_memory(SIZE_MAX); /* capacity is enforced in consume() */
+    if (!e->queue) goto oom;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&e->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&e->lock, NULL);
+    pp_breaker_init(&e->breaker, &p->cfg->circuit_breaker, p->cfg->retry_on_failure.max_interval_ns);
+    counters(e, p->host->metrics, p->id);
+    pp_gauge_set(e->queue_capacity, p->cfg->sending_queue.enabled ? (int64_t)cap : 0);
+    e->ctx = p->ctx;
+    return e;
+oom:
+    free(e);
+    pp_fail(st, PP_INTERNAL, "out of memory");
+    return NULL;
+}
+
+int pp_exporter_start(void *inst, pp_host *host, pp_status *st) {
+    pp_exporter *e = inst;
+    (void)host;
+    if (!e->cfg->sending_queue.enabled) return 0;
+    size_t n = (size_t)e->cfg->sending_queue.num_consumers;
+    e->threads = calloc(n, sizeof(pthread_t));
+    if (!e->threads) return pp_fail(st, PP_INTERNAL, "out of memory");
+    for (; e->nthreads < n; e->nthreads++)
+        if (pthread_create(&e->threads[e->nthreads], NULL, consumer_main, e) != 0)
+            return pp_fail(st, PP_INTERNAL, "%s: cannot start consumer threads", e->component);
+    return 0;
+}
+
+pp_consumer *pp_exporter_consumer(void *inst, pp_signal s) {
+    (void)s;
+    return &((pp_exporter *)inst)->consumer;
+}
+
+void pp_exporter_shutdown(void *inst, pp_host *host) {
+    pp_exporter *e = inst;
+    pthread_mutex_lock(&e->lock);
+    e->stopping = true;
+    atomic_store(&e->abort_at_ns, host->shutdown_deadline_ns);
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->lock);
+    for (size_t i = 0; i < e->nthreads; i++) pthread_join(e->threads[i], NULL);
+    e->nthreads = 0;
+    /* The deadline passed with requests still queued. */
+    pthread_mutex_lock(&e->lock);
+    pp_export_request *r;
+    while ((r = e->queue->peek(e->queue)) != NULL) {
+        drop(e, r, R_SHUTDOWN, "not sent before the shutdown deadline");
+        e->queue->ack(e->queue, r);
+    }
+    pp_gauge_set(e->queue_size, (int64_t)e->queue->size(e->queue));
+    pthread_mutex_unlock(&e->lock);
+}
+
+void pp_exporter_destroy(void *inst) {
+    pp_exporter *e = inst;
+    if (!e) return;
+    if (e->nthreads > 0) {
+        /* Destroyed without shutdown (a failed start): stop at once. */
+        pp_host h = {.shutdown_deadline_ns = 0};
+        pp_exporter_shutdown(e, &h);
+    }
+    for (size_t i = 0; i < e->npool; i++) e->ops->conn_free(e->ctx, e->pool[i]);
+    free(e->pool);
+    free(e->threads);
+    e->queue->destroy(e->queue);
+    pthread_cond_destroy(&e->cv);
+    pthread_mutex_destroy(&e->lock);
+    if (e->ops->destroy) e->ops->destroy(e->ctx);
+    free(e);
+}
+
+const char *pp_exporter_component(const pp_exporter *e) { return e->component; }
+
+pp_breaker_state pp_exporter_circuit_state(pp_exporter *e) {
+    pthread_mutex_lock(&e->lock);
+    pp_breaker_state s = e->breaker.state;
+    pthread_mutex_unlock(&e->lock);
+    return s;
+}
+
+size_t pp_exporter_queue_size(pp_exporter *e) {
+    pthread_mutex_lock(&e->lock);
+    size_t n = e->queue->size(e->queue);
+    pthread_mutex_unlock(&e->lock);
+    return n;
+}

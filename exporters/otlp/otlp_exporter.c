@@ -1,0 +1,274 @@
+/* otlp_exporter.c -- the `otlp` exporter (alias otlp_grpc): OTLP/gRPC over
+ * HTTP/2 with libcurl; h2c with prior knowledge when insecure, HTTP/2 over
+ * TLS otherwise. Queue, retry and breaker come from exporter.h.
+ *
+ * One CURL easy handle per consumer thread, reused for every send, so each
+ * consumer keeps one HTTP/2 connection open: num_consumers requests in flight
+ * without an event loop of our own. (A CURLM multi handle would multiplex
+ * them over one connection; with at most a few dozen consumers the extra
+ * connections cost little and each send stays a plain blocking call.) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compress.h"
+#include "egress.h"
+#include "exporter.h"
+#include "grpc_result.h"
+#include "tls_config.h"
+
+#define SEC 1000000000LL
+
+typedef struct otlp_keepalive {
+    int64_t time_ns, timeout_ns;
+    bool permit_without_stream;
+} otlp_keepalive;
+
+typedef struct otlp_cfg {
+    char *endpoint;
+    pp_tls_cfg tls;
+    bool tls_present;
+    pp_cfg_kvs headers;
+    char *compression;
+    int64_t timeout_ns;
+    otlp_keepalive keepalive;
+    pp_exporter_cfg common;
+} otlp_cfg;
+
+static const char *const compressions[] = {"gzip", "zstd", "snappy", "none", "", NULL};
+
+static const pp_cfg_field keepalive_schema[] = {
+    {.key = "time", .type = PP_CFG_DURATION, .offset = offsetof(otlp_keepalive, time_ns), .min = 0,
+     .max = INT64_MAX, .help = "TCP keepalive idle time"},
+    {.key = "timeout", .type = PP_CFG_DURATION, .offset = offsetof(otlp_keepalive, timeout_ns),
+     .min = 0, .max = INT64_MAX, .help = "TCP keepalive probe interval"},
+    {.key = "permit_without_stream", .type = PP_CFG_BOOL,
+     .offset = offsetof(otlp_keepalive, permit_without_stream)},
+    {0},
+};
+
+static const pp_cfg_field otlp_schema[] = {
+    {.key = "endpoint", .type = PP_CFG_STRING, .offset = offsetof(otlp_cfg, endpoint),
+     .flags = PP_CFG_REQUIRED, .help = "host:port, or http:// (h2c) / https:// URL"},
+    {.key = "tls", .type = PP_CFG_STRUCT, .offset = offsetof(otlp_cfg, tls),
+     .children = pp_tls_schema, .flags = PP_CFG_HAS_PRESENT,
+     .present_offset = offsetof(otlp_cfg, tls_present)},
+    {.key = "headers", .type = PP_CFG_STRING_MAP, .offset = offsetof(otlp_cfg, headers),
+     .flags = PP_CFG_SECRET, .help = "metadata sent with every request"},
+    {.key = "compression", .type = PP_CFG_ENUM, .offset = offsetof(otlp_cfg, compression),
+     .choices = compressions, .help = "gzip (default), zstd, snappy or none"},
+    {.key = "timeout", .type = PP_CFG_DURATION, .offset = offsetof(otlp_cfg, timeout_ns), .min = 1,
+     .max = INT64_MAX, .help = "per attempt"},
+    {.key = "keepalive", .type = PP_CFG_STRUCT, .offset = offsetof(otlp_cfg, keepalive),
+     .children = keepalive_schema},
+    {.key = "balancer_name", .type = PP_CFG_IGNORED},
+    {.key = "auth", .type = PP_CFG_IGNORED},
+    {.key = "wait_for_ready", .type = PP_CFG_IGNORED},
+    {.key = "read_buffer_size", .type = PP_CFG_IGNORED},
+    {.key = "write_buffer_size", .type = PP_CFG_IGNORED},
+    {.key = "authority", .type = PP_CFG_IGNORED},
+    PP_EXPORTER_CFG_FIELDS(otlp_cfg, common),
+    {0},
+};
+
+static void otlp_defaults(void *cfg) {
+    otlp_cfg *c = cfg;
+    c->compression = strdup("gzip");
+    c->timeout_ns = 5 * SEC;
+    pp_exporter_cfg_defaults(&c->common);
+}
+
+/* Splits endpoint into scheme and host:port; false when it cannot be used. */
+static bool parse_endpoint(const char *ep, const pp_tls_cfg *tls, bool *https, char *host,
+                           size_t hostlen) {
+    const char *h = ep;
+    if (!strncmp(ep, "https://", 8)) {
+        *https = true;
+        h = ep + 8;
+    } else if (!strncmp(ep, "http://", 7)) {
+        *https = false;
+        h = ep + 7;
+    } else {
+        if (strstr(ep, "://")) return false;
+        *https = !tls->insecure;
+    }
+    size_t n = strcspn(h, "/");
+    if (n == 0 || n >= hostlen || !memchr(h, ':', n)) return false;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    return true;
+}
+
+static size_t otlp_validate(const void *cfg, const char *path, pp_diag *d) {
+    const otlp_cfg *c = cfg;
+    size_t errors = pp_exporter_cfg_validate(&c->common, path, d);
+    char p[512], host[256];
+    bool https;
+    if (c->endpoint && !parse_endpoint(c->endpoint, &c->tls, &https, host, sizeof(host))) {
+        snprintf(p, sizeof(p), "%s.endpoint", path);
+        pp_diag_error(d, p, 0, "expected host:port or http(s)://host:port, got \"%s\"", c->endpoint);
+        errors++;
+    }
+    snprintf(p, sizeof(p), "%s.tls", path);
+    errors += pp_tls_validate(&c->tls, false, p, d);
+    return errors;
+}
+
+typedef struct otlp_exp {
+    const otlp_cfg *cfg;
+    pp_compression comp;
+    char *url[PP_SIGNAL_COUNT];
+    struct curl_slist *headers;
+    struct curl_slist *connect_to; /* server_name_override: URL names it, connect goes to host */
+    pp_egress_opts opts;
+} otlp_exp;
+
+static pp_export_request *otlp_encode(void *ctx, pp_batch *b, pp_status *st) {
+    otlp_exp *x = ctx;
+    size_t n = pp_batch_encoded_size(b);
+    uint8_t *plain = malloc(n ? n : 1), *packed = NULL, *frame = NULL;
+    size_t plen = 0;
+    if (!plain) goto oom;
+    pp_batch_pack(b, plain);
+    if (pp_compress(x->comp, plain, n, &packed, &plen) != 0) goto oom;
+    frame = malloc(plen + 5);
+    if (!frame) goto oom;
+    /* gRPC framing: compressed flag, then the length big-endian. */
+    frame[0] = x->comp != PP_COMP_NONE;
+    frame[1] = (uint8_t)(plen >> 24);
+    frame[2] = (uint8_t)(plen >> 16);
+    frame[3] = (uint8_t)(plen >> 8);
+    frame[4] = (uint8_t)plen;
+    memcpy(frame + 5, packed, plen);
+    free(plain);
+    free(packed);
+    pp_export_request *r = pp_export_request_new(b, frame, plen + 5);
+    if (!r) pp_fail(st, PP_UNAVAILABLE, "out of memory");
+    return r;
+oom:
+    free(plain);
+    free(packed);
+    free(frame);
+    pp_fail(st, PP_UNAVAILABLE, "out of memory encoding a request");
+    return NULL;
+}
+
+static void *otlp_conn_new(void *ctx) {
+    otlp_exp *x = ctx;
+    CURL *c = pp_egress_handle(&x->opts);
+    if (c && x->connect_to) curl_easy_setopt(c, CURLOPT_CONNECT_TO, x->connect_to);
+    /* libcurl before 8.0 fails every request on a reused prior-knowledge h2c
+     * connection ("Error in the HTTP2 framing layer", curl#10634; Debian 12
+     * ships 7.88.1): open a fresh connection per request there. */
+    if (c && x->opts.http_version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE &&
+        curl_version_info(CURLVERSION_NOW)->version_num < 0x080000)
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    return c;
+}
+
+static void otlp_conn_free(void *ctx, void *conn) {
+    (void)ctx;
+    curl_easy_cleanup(conn);
+}
+
+static void otlp_send(void *ctx, void *conn, const pp_export_request *r,
+                      const _Atomic int64_t *abort_at, pp_send_result *res) {
+    otlp_exp *x = ctx;
+    if (!conn) {
+        pp_send_result_set(res, PP_SEND_RETRY, "no connection handle (out of memory)");
+        return;
+    }
+    pp_egress_resp resp = {.max_body = 4u << 20};
+    char err[CURL_ERROR_SIZE + 32];
+    CURLcode rc = pp_egress_post(conn, x->url[r->signal], x->headers, r->body, r->len,
+                                 x->cfg->timeout_ns, abort_at, &resp, err, sizeof(err));
+    if (rc == CURLE_OK || resp.grpc_status >= 0) {
+        pp_grpc_classify(&resp, r->signal, res);
+    } else {
+        pp_send_result_set(res, PP_SEND_RETRY, "%s: %s",
+                           rc == CURLE_OPERATION_TIMEDOUT ? "DEADLINE_EXCEEDED" : "UNAVAILABLE", err);
+    }
+    pp_egress_resp_free(&resp);
+}
+
+static void otlp_free_ctx(void *ctx) {
+    otlp_exp *x = ctx;
+    if (!x) return;
+    for (int s = 0; s < PP_SIGNAL_COUNT; s++) free(x->url[s]);
+    curl_slist_free_all(x->headers);
+    curl_slist_free_all(x->connect_to);
+    free(x);
+}
+
+static const pp_exporter_ops otlp_ops = {.encode = otlp_encode, .conn_new = otlp_conn_new,
+                                         .conn_free = otlp_conn_free, .send = otlp_send,
+                                         .destroy = otlp_free_ctx};
+
+static const char *const paths[PP_SIGNAL_COUNT] = {
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"};
+
+static void *otlp_create(const pp_create_params *p, pp_status *st) {
+    const otlp_cfg *c = p->config;
+    otlp_exp *x = calloc(1, sizeof(*x));
+    if (!x) goto oom;
+    x->cfg = c;
+    pp_compression_parse(c->compression, &x->comp);
+    bool https = false;
+    char host[256], target[256];
+    if (!parse_endpoint(c->endpoint, &c->tls, &https, host, sizeof(host))) {
+        otlp_free_ctx(x);
+        pp_fail(st, PP_INVALID, "bad endpoint \"%s\"", c->endpoint);
+        return NULL;
+    }
+    snprintf(target, sizeof(target), "%s", host);
+    if (https && c->tls.server_name_override) {
+        /* Verify (and send SNI for) the override name while connecting to host. */
+        const char *port = strrchr(host, ':');
+        char rule[600];
+        snprintf(rule, sizeof(rule), "%s%s:%s", c->tls.server_name_override, port, host);
+        snprintf(target, sizeof(target), "%s%s", c->tls.server_name_override, port);
+        if (!(x->connect_to = curl_slist_append(NULL, rule))) goto oom;
+    }
+    for (int s = 0; s < PP_SIGNAL_COUNT; s++) {
+        size_t n = strlen(target) + strlen(paths[s]) + 16;
+        if (!(x->url[s] = malloc(n))) goto oom;
+        snprintf(x->url[s], n, "%s://%s%s", https ? "https" : "http", target, paths[s]);
+    }
+    char enc[64], tmo[64];
+    snprintf(enc, sizeof(enc), "grpc-encoding: %s", pp_compression_name(x->comp));
+    snprintf(tmo, sizeof(tmo), "grpc-timeout: %lldm", (long long)(c->timeout_ns / 1000000));
+    const char *fixed[] = {"content-type: application/grpc", "te: trailers", enc, tmo,
+                           "grpc-accept-encoding: gzip,zstd,snappy", "Expect:", NULL};
+    if (!(x->headers = pp_egress_headers(fixed, &c->headers))) goto oom;
+    x->opts = (pp_egress_opts){
+        .tls = c->tls_present || https ? &c->tls : NULL,
+        .http_version = https ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE,
+        .keepalive_idle_ns = c->keepalive.time_ns,
+        .keepalive_interval_ns = c->keepalive.timeout_ns};
+    pp_exporter_params ep = {.id = p->id, .host = p->host, .cfg = &c->common, .ops = &otlp_ops,
+                             .ctx = x};
+    pp_exporter *e = pp_exporter_new(&ep, st);
+    if (!e) otlp_free_ctx(x);
+    return e;
+oom:
+    otlp_free_ctx(x);
+    pp_fail(st, PP_INTERNAL, "out of memory");
+    return NULL;
+}
+
+const pp_factory pp_otlp_exporter = {
+    .kind = PP_EXPORTER,
+    .type = "otlp",
+    .alias = "otlp_grpc",
+    .signals = PP_SIG_BIT(PP_TRACES) | PP_SIG_BIT(PP_METRICS),
+    .config_size = sizeof(otlp_cfg),
+    .schema = otlp_schema,
+    .config_defaults = otlp_defaults,
+    .config_validate = otlp_validate,
+    .create = otlp_create,
+    .start = pp_exporter_start,
+    .consumer = pp_exporter_consumer,
+    .shutdown = pp_exporter_shutdown,
+    .destroy = pp_exporter_destroy,
+};
