@@ -4,46 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
-#include <zstd.h>
 
+#include "compress.h"
 #include "otlp_json.h"
-
-uint8_t *lg_compress_buf(lg_compress c, const uint8_t *in, size_t n, size_t reserve,
-                         size_t *out_len) {
-    if (c == LG_ZSTD) {
-        size_t cap = ZSTD_compressBound(n);
-        uint8_t *out = malloc(reserve + cap);
-        if (!out) return NULL;
-        size_t r = ZSTD_compress(out + reserve, cap, in, n, 1);
-        if (ZSTD_isError(r)) {
-            free(out);
-            return NULL;
-        }
-        *out_len = r;
-        return out;
-    }
-    z_stream z = {0};
-    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return NULL;
-    size_t cap = deflateBound(&z, (uLong)n) + 32;
-    uint8_t *out = malloc(reserve + cap);
-    if (!out) {
-        deflateEnd(&z);
-        return NULL;
-    }
-    z.next_in = (Bytef *)(uintptr_t)in;
-    z.avail_in = (uInt)n;
-    z.next_out = out + reserve;
-    z.avail_out = (uInt)cap;
-    int rc = deflate(&z, Z_FINISH);
-    *out_len = cap - z.avail_out;
-    deflateEnd(&z);
-    if (rc != Z_STREAM_END) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
 
 /* The request's encoding in f, in a malloc'd buffer with `reserve` bytes in front. */
 static uint8_t *encode(const pp_batch *b, lg_format f, size_t reserve, size_t *len) {
@@ -69,11 +32,14 @@ static int build_one(lg_payload *p, const pp_batch *b, lg_format f, lg_compress 
     if (!raw) return -1;
     p->raw_len = len;
     p->items = b->items;
-    if (c != LG_NONE) {
-        uint8_t *z = lg_compress_buf(c, raw, len, reserve, &len);
+    if (c != LG_NONE) { /* pipit's exporter compressor, then room for the frame header */
+        uint8_t *z = NULL;
+        int rc = pp_compress(c == LG_GZIP ? PP_COMP_GZIP : PP_COMP_ZSTD, raw, len, &z, &len);
         free(raw);
-        if (!z) return -1;
-        raw = z;
+        raw = rc == 0 ? malloc(reserve + len + 1) : NULL;
+        if (raw) memcpy(raw + reserve, z, len);
+        free(z);
+        if (!raw) return -1;
     }
     if (grpc_frame) {
         raw[0] = c != LG_NONE;

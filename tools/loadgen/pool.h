@@ -33,9 +33,4 @@ int lg_pool_build(lg_pool *pool, const lg_gen_cfg *g, size_t n, lg_format f, lg_
                   int grpc_frame);
 void lg_pool_free(lg_pool *pool);
 
-/* gzip or zstd of in[0..n) into a malloc'd buffer with `reserve` free bytes
- * in front (for a frame header). NULL on failure. */
-uint8_t *lg_compress_buf(lg_compress c, const uint8_t *in, size_t n, size_t reserve,
-                         size_t *out_len);
-
 #endif
