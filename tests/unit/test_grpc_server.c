@@ -237,6 +237,31 @@ static void test_refusal_is_unavailable_with_retry_info(void **state) {
     free(msg);
 }
 
+/* A quota refusal (PP_THROTTLED) is RESOURCE_EXHAUSTED, also with RetryInfo:
+ * SDKs and pipit's exporter retry RESOURCE_EXHAUSTED only when it has one. */
+static void test_throttled_is_resource_exhausted_with_retry_info(void **state) {
+    (void)state;
+    tu_srv->sink.refuse = true;
+    tu_srv->sink.refuse_code = PP_THROTTLED;
+    tu_srv->sink.retry_after_ms = 2000;
+    tu_server_start(tu_srv);
+    size_t len;
+    uint8_t *msg = tu_traces_bytes(1, 1, &len);
+    tu_call c = {0};
+    call_traces(&c, 1, NULL, msg, len);
+    assert_int_equal(c.grpc_status, 8);
+    size_t n;
+    uint8_t *bin = b64dec(c.details, &n);
+    Google__Rpc__Status *s = google__rpc__status__unpack(NULL, n, bin);
+    assert_non_null(s);
+    assert_int_equal(s->code, 8);
+    assert_int_equal(s->n_details, 1);
+    assert_string_equal(s->details[0]->type_url, "type.googleapis.com/google.rpc.RetryInfo");
+    google__rpc__status__free_unpacked(s, NULL);
+    free(bin);
+    free(msg);
+}
+
 static void test_malformed_protobuf_is_invalid_argument(void **state) {
     (void)state;
     tu_server_start(tu_srv);
@@ -317,6 +342,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_declared_length_over_max, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test_setup_teardown(test_decompression_bomb_refused, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test_setup_teardown(test_refusal_is_unavailable_with_retry_info, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_throttled_is_resource_exhausted_with_retry_info, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test_setup_teardown(test_malformed_protobuf_is_invalid_argument, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test_setup_teardown(test_bad_trace_id_names_the_field, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_content_type_is_415, tu_srv_setup, tu_srv_teardown),
