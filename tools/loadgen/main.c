@@ -38,6 +38,9 @@ static void usage(FILE *out) {
           "  --count N                stop after N requests (with or without --duration)\n"
           "  --pool N                 distinct pre-encoded requests cycled through (default 64)\n"
           "  --seed N                 generator seed (default 1)\n"
+          "  --repeat-ids             resend the pool's trace ids as they are; by default each\n"
+          "                           pass over the pool gets fresh trace ids (uncompressed\n"
+          "                           protobuf only: gzip, zstd and JSON bodies repeat)\n"
           "data:\n"
           "  --signal traces|metrics  default traces\n"
           "  --batch N                spans or points per request (default 100)\n"
@@ -80,11 +83,12 @@ static int parse_host_port(const char *s, lg_target *tg) {
     return 0;
 }
 
+/* In the order of longopts[] below: parse_option names an option by its index. */
 enum {
     O_ENDPOINT = 256, O_PROTOCOL, O_COMPRESSION, O_CONNECTIONS, O_STREAMS, O_TIMEOUT, O_SCENARIO,
     O_RATE, O_TPS, O_DURATION, O_COUNT, O_POOL, O_SEED, O_SIGNAL, O_BATCH, O_SPT, O_ATTRS,
     O_ATTR_SIZE, O_ERROR_RATIO, O_SERVICES, O_SERIES, O_MIX, O_TEMPORALITY, O_MAX_P99,
-    O_MAX_ERR, O_QUIET, O_HELP
+    O_MAX_ERR, O_QUIET, O_HELP, O_REPEAT_IDS
 };
 
 static const struct option longopts[] = {
@@ -98,7 +102,7 @@ static const struct option longopts[] = {
     {"error-ratio", 1, 0, O_ERROR_RATIO}, {"services", 1, 0, O_SERVICES},
     {"series", 1, 0, O_SERIES}, {"metric-mix", 1, 0, O_MIX}, {"temporality", 1, 0, O_TEMPORALITY},
     {"max-p99", 1, 0, O_MAX_P99}, {"max-error-rate", 1, 0, O_MAX_ERR}, {"quiet", 0, 0, O_QUIET},
-    {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+    {"help", 0, 0, O_HELP}, {"repeat-ids", 0, 0, O_REPEAT_IDS}, {0, 0, 0, 0}};
 
 /* A number option, checked: min <= value <= max. */
 static int num(const char *opt, const char *s, double min, double max, double *out) {
@@ -187,6 +191,7 @@ static int parse_option(cli *o, int opt, const char *arg) {
         return 0;
     }
     case O_QUIET: o->quiet = 1; return 0;
+    case O_REPEAT_IDS: c->unique_ids = 0; return 0;
     default: break;
     }
     /* The numeric options. */
@@ -243,6 +248,7 @@ static int run_main(int argc, char **argv) {
     snprintf(c->tg.host, sizeof(c->tg.host), "127.0.0.1");
     c->tg.timeout_ms = 10000;
     c->pool = 64;
+    c->unique_ids = 1;
     c->max_p99_ms = c->max_error_rate = -1;
     lg_gen_defaults(&c->gen, PP_TRACES);
     int opt;

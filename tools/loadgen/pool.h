@@ -18,6 +18,10 @@ typedef struct lg_payload {
     size_t len;
     size_t raw_len; /* encoded size before compression */
     size_t items;   /* spans or data points */
+    /* Uncompressed protobuf traces: where each span's trace id sits in data,
+     * so that a copy can be given fresh ids (lg_payload_fresh_ids). */
+    uint32_t *tid_off;
+    size_t n_tid;
 } lg_payload;
 
 typedef struct lg_pool {
@@ -32,5 +36,10 @@ typedef struct lg_pool {
 int lg_pool_build(lg_pool *pool, const lg_gen_cfg *g, size_t n, lg_format f, lg_compress c,
                   int grpc_frame);
 void lg_pool_free(lg_pool *pool);
+
+/* Copies p into buf (p->len bytes) with every trace id changed by `round`
+ * (the pool's wrap count): spans of one trace keep sharing an id, and no id
+ * repeats across rounds. Needs p->tid_off; returns the copy's payload. */
+lg_payload lg_payload_fresh_ids(const lg_payload *p, uint8_t *buf, uint64_t round);
 
 #endif

@@ -11,6 +11,8 @@ typedef struct slot {
     struct slot *next_free;
     int64_t intended;
     size_t items, bytes;
+    uint8_t *buf; /* with unique ids: the copy being sent */
+    lg_payload copy;
 } slot;
 
 typedef struct runner {
@@ -122,9 +124,13 @@ int lg_run(const lg_run_cfg *c, volatile int *stop, lg_stats *st) {
         lg_pool_free(&pool);
         return -1;
     }
+    size_t maxlen = 0;
+    int fresh = c->unique_ids && pool.p[0].n_tid > 0;
+    for (size_t i = 0; i < pool.n; i++) maxlen = pool.p[i].len > maxlen ? pool.p[i].len : maxlen;
     for (int i = 0; i < cap; i++) {
         r.slots[i].next_free = r.free_list;
         r.free_list = &r.slots[i];
+        if (fresh && !(r.slots[i].buf = malloc(maxlen))) fresh = 0;
     }
     double req_rate = c->rate > 0 ? c->rate / (double)(c->gen.batch ? c->gen.batch : 1) : 0;
     int64_t t0 = now_ns(), next = t0, last_progress = t0;
@@ -137,7 +143,13 @@ int lg_run(const lg_run_cfg *c, volatile int *stop, lg_stats *st) {
             const lg_payload *p = &pool.p[idx % pool.n];
             slot *s = r.free_list;
             r.free_list = s->next_free;
-            *s = (slot){.intended = req_rate > 0 ? next : now, .items = p->items, .bytes = p->len};
+            uint8_t *buf = s->buf;
+            *s = (slot){.intended = req_rate > 0 ? next : now, .items = p->items, .bytes = p->len,
+                        .buf = buf};
+            if (fresh) {
+                s->copy = lg_payload_fresh_ids(p, buf, idx / pool.n);
+                p = &s->copy;
+            }
             if (t->submit(t, p, s) != 0) {
                 s->next_free = r.free_list;
                 r.free_list = s;
@@ -172,6 +184,7 @@ int lg_run(const lg_run_cfg *c, volatile int *stop, lg_stats *st) {
     st->elapsed_s = (double)(now_ns() - t0) / 1e9;
     t->close(t); /* anything left is reported as cancelled */
     if (c->progress) fputc('\n', stderr);
+    for (int i = 0; i < cap; i++) free(r.slots[i].buf);
     free(r.slots);
     lg_pool_free(&pool);
     return 0;

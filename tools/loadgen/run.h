@@ -34,6 +34,7 @@ typedef struct lg_run_cfg {
     lg_shape_fn shape; /* NULL: constant */
     double max_p99_ms, max_error_rate; /* < 0: not checked */
     int progress;      /* live line on stderr */
+    int unique_ids;    /* fresh trace ids each time the pool wraps (protobuf, uncompressed) */
 } lg_run_cfg;
 
 #define LG_MAX_ERR_KEYS 32
