@@ -7,8 +7,8 @@
  * does). Reports spans per second of one core's CPU time, as JSON.
  *
  * For instruction counts: valgrind --tool=callgrind
- *   --toggle-collect=floor_loop pipit-bench-floor --iterations N
- * counts only the decode + encode loop. */
+ *   --toggle-collect=floor_loop pipit-bench-floor --iterations N --variant arena
+ * counts only the decode + encode loop (N + 64 requests: the warm-up pass). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,11 +50,14 @@ __attribute__((noinline)) static size_t floor_loop(const lg_pool *pool, size_t i
 
 int main(int argc, char **argv) {
     size_t iters = 20000, batch = 100;
+    int only = -1; /* --variant: 0 malloc, 1 arena; both by default */
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--iterations") == 0) iters = strtoull(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--batch") == 0) batch = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--variant") == 0) only = strcmp(argv[i + 1], "arena") == 0;
         else {
-            fprintf(stderr, "usage: pipit-bench-floor [--iterations N] [--batch SPANS]\n");
+            fprintf(stderr, "usage: pipit-bench-floor [--iterations N] [--batch SPANS] "
+                            "[--variant malloc|arena]\n");
             return 1;
         }
     }
@@ -72,6 +75,7 @@ int main(int argc, char **argv) {
     printf("{\"batch\":%zu,\"iterations\":%zu,\"bytes_per_span\":%.1f", batch, iters,
            (double)pool.bytes / (double)(pool.n * batch));
     for (int arena = 0; arena < 2; arena++) {
+        if (only >= 0 && arena != only) continue;
         floor_loop(&pool, pool.n, arena, out); /* warm the caches */
         double t0 = cpu_s();
         size_t spans = floor_loop(&pool, iters, arena, out);
