@@ -30,6 +30,7 @@ const char *pp_code_name(pp_code code) {
     case PP_UNIMPLEMENTED: return "unimplemented";
     case PP_UNAUTHENTICATED: return "unauthenticated";
     case PP_INTERNAL: return "internal";
+    case PP_THROTTLED: return "resource_exhausted";
     }
     return "unknown";
 }

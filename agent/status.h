@@ -17,11 +17,12 @@ typedef enum pp_code {
     PP_UNIMPLEMENTED,
     PP_UNAUTHENTICATED, /* missing or wrong credentials (gRPC 16, HTTP 401) */
     PP_INTERNAL,
+    PP_THROTTLED, /* over a rate or quota: retry later (RESOURCE_EXHAUSTED, HTTP 429) */
 } pp_code;
 
 typedef struct pp_status {
     pp_code code;
-    uint32_t retry_after_ms; /* with PP_UNAVAILABLE: a hint for the client, 0 = none */
+    uint32_t retry_after_ms; /* with PP_UNAVAILABLE or PP_THROTTLED: a hint for the client, 0 = none */
     char msg[256];
 } pp_status;
 

@@ -134,7 +134,7 @@ static void reply_error(gstream *s, const pp_status *st) {
                        NV("grpc-status", codestr), NV("grpc-message", msg)};
     size_t n = 4;
     char *details = NULL;
-    if (st->code == PP_UNAVAILABLE && st->retry_after_ms > 0 &&
+    if ((st->code == PP_UNAVAILABLE || st->code == PP_THROTTLED) && st->retry_after_ms > 0 &&
         (details = pp_grpc_status_details(code, st->msg, st->retry_after_ms)) != NULL)
         h[n++] = (nghttp2_nv)NV("grpc-status-details-bin", details);
     if (st->code == PP_UNIMPLEMENTED && pp_grpc_enc_parse(s->enc) == PP_GRPC_UNKNOWN)

@@ -12,7 +12,8 @@ int pp_grpc_code(pp_code c) {
     switch (c) {
     case PP_OK: return 0;
     case PP_INVALID: return 3;
-    case PP_TOO_LARGE: return 8;
+    case PP_TOO_LARGE:
+    case PP_THROTTLED: return 8;
     case PP_UNIMPLEMENTED: return 12;
     case PP_INTERNAL: return 13;
     case PP_UNAVAILABLE: return 14;

@@ -70,10 +70,11 @@ void pp_http_answer_status(pp_http_answer *a, const pp_status *st) {
         [PP_UNIMPLEMENTED] = {404, RPC_UNIMPLEMENTED},
         [PP_UNAUTHENTICATED] = {401, RPC_UNAUTHENTICATED},
         [PP_INTERNAL] = {500, RPC_INTERNAL},
+        [PP_THROTTLED] = {429, RPC_RESOURCE_EXHAUSTED},
     };
     size_t i = (size_t)st->code < sizeof(map) / sizeof(map[0]) ? (size_t)st->code : PP_INTERNAL;
     pp_http_answer_error(a, map[i].http, map[i].rpc, st->msg[0] ? st->msg : pp_code_name(st->code));
-    if (st->code == PP_UNAVAILABLE) /* whole seconds, rounded up, at least 1 */
+    if (st->code == PP_UNAVAILABLE || st->code == PP_THROTTLED) /* whole seconds, rounded up, at least 1 */
         a->retry_after_s = st->retry_after_ms ? (st->retry_after_ms + 999) / 1000 : 1;
 }
 

@@ -207,34 +207,48 @@ static uint8_t *b64dec(const char *s, size_t *n) {
     return out;
 }
 
-static void test_refusal_is_unavailable_with_retry_info(void **state) {
-    (void)state;
+/* A refusal by the consumer with `code` and a retry hint of retry_ms: the
+ * call's status and a grpc-status-details-bin Status carrying RetryInfo. */
+static void assert_refusal(pp_code code, uint32_t retry_ms, int want_grpc) {
     tu_srv->sink.refuse = true;
-    tu_srv->sink.retry_after_ms = 1500;
+    tu_srv->sink.refuse_code = code;
+    tu_srv->sink.retry_after_ms = retry_ms;
     tu_server_start(tu_srv);
     size_t len;
     uint8_t *msg = tu_traces_bytes(2, 1, &len);
     tu_call c = {0};
     call_traces(&c, 2, NULL, msg, len);
-    assert_int_equal(c.grpc_status, 14);
+    assert_int_equal(c.grpc_status, want_grpc);
     assert_string_equal(c.grpc_message, "queue full");
     size_t n;
     uint8_t *bin = b64dec(c.details, &n);
     Google__Rpc__Status *s = google__rpc__status__unpack(NULL, n, bin);
     assert_non_null(s);
-    assert_int_equal(s->code, 14);
+    assert_int_equal(s->code, want_grpc);
     assert_string_equal(s->message, "queue full");
     assert_int_equal(s->n_details, 1);
     assert_string_equal(s->details[0]->type_url, "type.googleapis.com/google.rpc.RetryInfo");
     Google__Rpc__RetryInfo *ri =
         google__rpc__retry_info__unpack(NULL, s->details[0]->value.len, s->details[0]->value.data);
     assert_non_null(ri);
-    assert_int_equal(ri->retry_delay->seconds, 1);
-    assert_int_equal(ri->retry_delay->nanos, 500000000);
+    assert_int_equal(ri->retry_delay->seconds, retry_ms / 1000);
+    assert_int_equal(ri->retry_delay->nanos, (int32_t)(retry_ms % 1000) * 1000000);
     google__rpc__retry_info__free_unpacked(ri, NULL);
     google__rpc__status__free_unpacked(s, NULL);
     free(bin);
     free(msg);
+}
+
+static void test_refusal_is_unavailable_with_retry_info(void **state) {
+    (void)state;
+    assert_refusal(PP_UNAVAILABLE, 1500, 14);
+}
+
+/* A quota refusal (PP_THROTTLED) is RESOURCE_EXHAUSTED, also with RetryInfo:
+ * SDKs and pipit's exporter retry RESOURCE_EXHAUSTED only when it has one. */
+static void test_throttled_is_resource_exhausted_with_retry_info(void **state) {
+    (void)state;
+    assert_refusal(PP_THROTTLED, 2000, 8);
 }
 
 static void test_malformed_protobuf_is_invalid_argument(void **state) {
@@ -317,6 +331,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_declared_length_over_max, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test_setup_teardown(test_decompression_bomb_refused, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test_setup_teardown(test_refusal_is_unavailable_with_retry_info, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_throttled_is_resource_exhausted_with_retry_info, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test_setup_teardown(test_malformed_protobuf_is_invalid_argument, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test_setup_teardown(test_bad_trace_id_names_the_field, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_content_type_is_415, tu_srv_setup, tu_srv_teardown),

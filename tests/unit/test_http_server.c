@@ -337,6 +337,14 @@ static void test_refusals_503_retry_after(void **state) {
     tu_http_res_free(&r);
     assert_int_equal(pp_counter_value(f->in.refused[PP_TRACES]), 2);
 
+    f->traces.refuse = PP_THROTTLED; /* a quota: 429 with Retry-After */
+    f->traces.retry_ms = 3000;
+    tu_http_do(NULL, "POST", f->url, PB, body, len, &r);
+    assert_error(&r, 429, "refused by the fake");
+    assert_header(&r, "Retry-After", "3");
+    tu_http_res_free(&r);
+    f->traces.retry_ms = 0;
+
     f->traces.refuse = PP_INTERNAL;
     tu_http_do(NULL, "POST", f->url, PB, body, len, &r);
     assert_error(&r, 500, "refused");

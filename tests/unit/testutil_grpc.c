@@ -21,7 +21,7 @@ static int sink_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
     pthread_mutex_lock(&s->mu);
     int rc = 0;
     if (s->refuse) {
-        rc = pp_fail(st, PP_UNAVAILABLE, "queue full");
+        rc = pp_fail(st, s->refuse_code ? s->refuse_code : PP_UNAVAILABLE, "queue full");
         st->retry_after_ms = s->retry_after_ms;
     } else {
         if (s->batches++ == 0 && b->signal == PP_TRACES && b->traces->n_resource_spans) {

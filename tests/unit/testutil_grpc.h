@@ -22,6 +22,7 @@ typedef struct tu_sink {
     size_t items;
     uint8_t first_trace_id[16];
     bool refuse;
+    pp_code refuse_code; /* PP_OK: PP_UNAVAILABLE */
     uint32_t retry_after_ms;
 } tu_sink;
 
