@@ -86,6 +86,7 @@ typedef struct pp_factory {
     unsigned signals;  /* PP_SIG_BIT() mask of signals it takes (connectors: as exporter) */
     unsigned out_signals; /* connectors: signals it emits (as receiver) */
     bool authenticator;   /* extensions: the instance starts with a pp_server_auth */
+    bool storage;         /* extensions: the instance starts with a pp_store * (storage.h) */
 
     size_t config_size;
     const pp_cfg_field *schema;

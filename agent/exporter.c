@@ -13,15 +13,18 @@
 #include "batch_split.h"
 #include "drops.h"
 #include "log.h"
+#include "storage.h"
 
-enum { R_PERMANENT, R_EXHAUSTED, R_TOO_LARGE, R_SHUTDOWN, R_COUNT };
+enum { R_PERMANENT, R_EXHAUSTED, R_TOO_LARGE, R_SHUTDOWN, R_STORAGE_FULL, R_COUNT };
 static const char *const reason_names[R_COUNT] = {"permanent_error", "retries_exhausted",
-                                                  "too_large", "shutdown_deadline"};
+                                                  "too_large", "shutdown_deadline", "storage_full"};
 
 /* What became of a request handed to deliver(). REFUSED happens only for
  * synchronous sends: the caller is told to retry and keeps the data. HELD
- * only for queued ones: the request waits in the held list. */
-typedef enum fate { DELIVERED, DROPPED, REFUSED, HELD } fate;
+ * only for queued ones: the request waits in the held list. RETURNED only
+ * with storage: not delivered yet, it goes back to the queue (nack) where the
+ * memory queue would drop it. */
+typedef enum fate { DELIVERED, DROPPED, REFUSED, HELD, RETURNED } fate;
 
 /* Where a request handed to deliver() comes from. */
 typedef enum mode {
@@ -46,6 +49,8 @@ struct pp_exporter {
     pthread_mutex_t lock; /* everything below up to the counters */
     pthread_cond_t cv;    /* queue changed, breaker changed, stopping */
     pp_queue_storage *queue;
+    pp_store *store;  /* sending_queue.storage, from start() on; NULL = memory only */
+    bool spill;       /* queue is the spill tier (durability spill) */
     pp_breaker breaker;
     bool stopping;
     char last_error[256];
@@ -182,6 +187,18 @@ static bool backoff_sleep(pp_exporter *e, int64_t until) {
 
 static fate deliver(pp_exporter *e, void *conn, pp_export_request *r, mode m, pp_status *st);
 
+/* A half of a split request that could not be delivered yet goes to the
+ * queue (storage only); false (counted as dropped) when it cannot. */
+static bool store_half(pp_exporter *e, pp_export_request *q) {
+    q->next = NULL;
+    q->seq = 0;
+    pthread_mutex_lock(&e->lock);
+    int rc = e->queue->put(e->queue, q);
+    pthread_mutex_unlock(&e->lock);
+    if (rc != 0) drop(e, q, R_STORAGE_FULL, "storage refused a split request");
+    return rc == 0;
+}
+
 /* TOO_LARGE: halves r's batch and delivers each half (in order, same shard). */
 static fate split(pp_exporter *e, void *conn, pp_export_request *r, mode m, const char *why,
                   pp_status *st) {
@@ -212,6 +229,10 @@ static fate split(pp_exporter *e, void *conn, pp_export_request *r, mode m, cons
             q->shard = r->shard;
             q->attempts = r->attempts;
             fate f = deliver(e, conn, q, sync ? M_SYNC : M_SPLIT, st);
+            if (f == RETURNED && store_half(e, q)) {
+                f = DELIVERED; /* stored: the queue owns it now */
+                q = NULL;
+            }
             if (f != DELIVERED && worst == DELIVERED) worst = f;
             pp_export_request_free(q);
         }
@@ -266,6 +287,7 @@ static fate deliver(pp_exporter *e, void *conn, pp_export_request *r, mode m, pp
                         e->last_error);
                 return REFUSED;
             }
+            if (e->store) return RETURNED;
             drop(e, r, R_SHUTDOWN, "shutdown deadline passed while the circuit breaker was open");
             return DROPPED;
         }
@@ -285,6 +307,9 @@ static fate deliver(pp_exporter *e, void *conn, pp_export_request *r, mode m, pp
                             e->last_error, NULL);
             else if (e->breaker.state == PP_BREAKER_CLOSED)
                 pp_log_info(e->component, "circuit breaker closed: backend answering", NULL);
+            /* Spill: while the backend fails, new and queued requests go to disk. */
+            if (e->spill && e->breaker.state != PP_BREAKER_HALF_OPEN)
+                pp_spill_set_failing(e->queue, e->breaker.state == PP_BREAKER_OPEN);
         }
         pthread_mutex_unlock(&e->lock);
 
@@ -328,6 +353,7 @@ static fate deliver(pp_exporter *e, void *conn, pp_export_request *r, mode m, pp
                 if (res.retry_after_ns > 0) st->retry_after_ms = (uint32_t)(res.retry_after_ns / 1000000);
                 return REFUSED;
             }
+            if (e->store) return RETURNED; /* retry until delivered: back to disk */
             drop(e, r, R_EXHAUSTED, res.msg);
             return DROPPED;
         }
@@ -338,6 +364,7 @@ static fate deliver(pp_exporter *e, void *conn, pp_export_request *r, mode m, pp
         pp_log_info(e->component, "export failed; will retry", "error", res.msg, "retry_in_ms", ms,
                     "attempt", attempt, NULL);
         if (!backoff_sleep(e, now + delay)) {
+            if (e->store) return RETURNED;
             drop(e, r, R_SHUTDOWN, res.msg);
             return DROPPED;
         }
@@ -420,6 +447,9 @@ static void *consumer_main(void *arg) {
         pp_export_request *r = next_request(e, now, &wake_at);
         if (!r) {
             if (e->stopping) earliest(&wake_at, abort_at);
+            /* With storage, rows become ready when their commit lands or when
+             * the replay cap allows: poll briefly rather than wait for a signal. */
+            if (e->store && e->queue->size(e->queue) > 0) earliest(&wake_at, now + 5000000);
             if (wake_at == INT64_MAX) pthread_cond_wait(&e->cv, &e->lock);
             else wait_until(e, wake_at);
             continue;
@@ -429,7 +459,8 @@ static void *consumer_main(void *arg) {
         fate f = deliver(e, conn, r, M_QUEUED, &st);
         pthread_mutex_lock(&e->lock);
         /* Held: recheck at once; hold() says how long (or OOM: back to the storage). */
-        if (f != HELD) e->queue->ack(e->queue, r);
+        if (f == RETURNED) e->queue->nack(e->queue, r);
+        else if (f != HELD) e->queue->ack(e->queue, r);
         else if (held_add(e, r, 0) != 0) e->queue->nack(e->queue, r);
         pp_gauge_set(e->queue_size, (int64_t)e->queue->size(e->queue));
         pthread_cond_broadcast(&e->cv); /* a shard came free; the queue has room */
@@ -440,6 +471,46 @@ static void *consumer_main(void *arg) {
 }
 
 /* ---- consume ---- */
+
+static void free_list(pp_export_request *r) {
+    for (pp_export_request *n; r; r = n) {
+        n = r->next;
+        pp_export_request_free(r);
+    }
+}
+
+/* With storage the queue has no fixed capacity: spill puts what memory cannot
+ * hold on disk; always commits each request to disk before returning (outside
+ * the lock: the store queue is thread-safe, and a commit takes a while). Only
+ * the storage can refuse (quota full with when_full refuse, or a write error). */
+static int consume_stored(pp_exporter *e, pp_batch *b, pp_export_request *list, pp_status *st) {
+    bool first = true;
+    for (pp_export_request *r = list, *nx; r; r = nx, first = false) {
+        nx = r->next;
+        r->next = NULL;
+        if (e->spill) pthread_mutex_lock(&e->lock);
+        int rc = e->queue->put(e->queue, r);
+        if (e->spill) pthread_mutex_unlock(&e->lock);
+        if (rc == 0) continue;
+        if (first) {
+            /* Nothing taken: the client retries the whole batch. */
+            free_list(r);
+            pp_counter_add(e->enqueue_failed[b->signal], b->items);
+            pp_fail(st, PP_UNAVAILABLE, "%s: storage is full", e->component);
+            st->retry_after_ms = 1000;
+            return -1;
+        }
+        /* Part of the batch is queued already: the rest cannot be refused alone. */
+        pp_counter_add(e->enqueue_failed[r->signal], r->items);
+        drop(e, r, R_STORAGE_FULL, "storage refused part of a batch");
+        pp_export_request_free(r);
+    }
+    pthread_mutex_lock(&e->lock);
+    pp_gauge_set(e->queue_size, (int64_t)e->queue->size(e->queue));
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
 
 static int exporter_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
     pp_exporter *e = (pp_exporter *)self;
@@ -471,6 +542,8 @@ static int exporter_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
         if (rc != 0 && st->code == PP_OK) pp_fail(st, PP_UNAVAILABLE, "%s: not delivered", e->component);
         return rc;
     }
+
+    if (e->store) return consume_stored(e, b, list, st);
 
     /* All of a batch's requests or none, so a refusal never half-takes it. */
     size_t n = 0;
@@ -569,10 +642,40 @@ oom:
     return NULL;
 }
 
+/* Puts the storage's queue for this exporter behind e->queue (see exporter.h). */
+static int attach_storage(pp_exporter *e, pp_host *host, pp_status *st) {
+    const pp_queue_cfg *qc = &e->cfg->sending_queue;
+    pp_store *s = pp_host_storage(host, qc->storage);
+    if (!s)
+        return pp_fail(st, PP_INVALID,
+                       "sending_queue.storage \"%s\" is not a configured storage extension "
+                       "(sqlite_storage or file_storage, listed in service.extensions)",
+                       qc->storage);
+    bool always = qc->durability && strcmp(qc->durability, "always") == 0;
+    pp_store_queue_opts o = {.exporter = e->component + strlen("exporter/"),
+                             .component = e->component,
+                             .durable = always,
+                             .replay_rate = (double)qc->replay_rate_limit};
+    pp_queue_storage *disk = pp_store_queue(s, &o, st);
+    if (!disk) return -1;
+    pp_queue_storage *q = always ? disk : pp_queue_storage_spill(s, disk, (size_t)qc->queue_size);
+    if (!q) {
+        disk->destroy(disk);
+        return pp_fail(st, PP_INTERNAL, "out of memory");
+    }
+    e->queue->destroy(e->queue); /* the empty memory queue */
+    e->queue = q;
+    e->store = s;
+    e->spill = !always;
+    pp_gauge_set(e->queue_size, (int64_t)q->size(q));
+    return 0;
+}
+
 int pp_exporter_start(void *inst, pp_host *host, pp_status *st) {
     pp_exporter *e = inst;
     (void)host;
     if (!e->cfg->sending_queue.enabled) return 0;
+    if (e->cfg->sending_queue.storage && attach_storage(e, host, st) != 0) return -1;
     size_t n = (size_t)e->cfg->sending_queue.num_consumers;
     e->threads = calloc(n, sizeof(pthread_t));
     if (!e->threads) return pp_fail(st, PP_INTERNAL, "out of memory");
@@ -600,6 +703,19 @@ void pp_exporter_shutdown(void *inst, pp_host *host) {
     pthread_mutex_lock(&e->lock);
     held_return_all(e);
     pp_export_request *r;
+    if (e->store) {
+        /* Durable: the disk keeps them for the next run. Memory requests go
+         * there too; only what the storage refuses is lost. */
+        if (e->spill && pp_spill_to_disk(e->queue) > 0)
+            while ((r = pp_spill_pop_memory(e->queue)) != NULL) {
+                drop(e, r, R_SHUTDOWN, "not sent before the shutdown deadline; storage full");
+                pp_export_request_free(r);
+            }
+        pp_gauge_set(e->queue_size, (int64_t)e->queue->size(e->queue));
+        pthread_mutex_unlock(&e->lock);
+        pp_store_flush(e->store);
+        return;
+    }
     while ((r = e->queue->peek(e->queue)) != NULL) {
         drop(e, r, R_SHUTDOWN, "not sent before the shutdown deadline");
         e->queue->ack(e->queue, r);

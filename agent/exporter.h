@@ -61,11 +61,18 @@
  *   deadline; what is left is dropped with reason "shutdown_deadline".
  *
  * Storage: the queue is reached only through pp_queue_storage (put / peek /
- * ack / nack). The in-memory FIFO (pp_queue_storage_memory) is the only
- * implementation for now. The durable SQLite queue (issue 6) implements the
- * same interface over rows holding the encoded bytes and the retry state of
- * pp_export_request; it will also take what this file now drops for
- * "retries_exhausted" and "shutdown_deadline" (nack instead of drop).
+ * ack / nack). Without `sending_queue.storage` it is the in-memory FIFO
+ * (pp_queue_storage_memory). With it (storage.h, docs/components/storage.md):
+ *   durability spill (default): a memory FIFO in front of the store; requests
+ *       go to disk while the breaker is open, when the memory queue is full
+ *       (instead of refusing), when retries run out and at shutdown.
+ *   durability always: the store itself; consume() returns once the request
+ *       is committed, and consumers read it back from disk.
+ * With storage, what would be dropped for "retries_exhausted" or
+ * "shutdown_deadline" is nacked instead: it stays on (or goes to) disk and is
+ * sent again, later or after a restart ("retry until delivered", bounded by
+ * the storage quota). otelcol_exporter_queue_size then counts the disk part
+ * too (as the Collector's persistent queue does).
  *
  * Threads: consume() from any thread; start/shutdown/destroy on the main one.
  * Telemetry (label exporter=<id>): otelcol_exporter_sent_spans /
@@ -90,7 +97,9 @@ typedef struct pp_queue_cfg {
     bool enabled;          /* true */
     int64_t num_consumers; /* 10 */
     int64_t queue_size;    /* 1000 requests */
-    char *storage;         /* extension id of a storage; not supported yet */
+    char *storage;         /* extension id of a storage extension (storage.h), or NULL */
+    char *durability;      /* with storage: "spill" (default) or "always" */
+    int64_t replay_rate_limit; /* with storage: items/s read back from disk; 0 = no cap */
 } pp_queue_cfg;
 
 typedef struct pp_retry_cfg {
@@ -147,6 +156,7 @@ typedef struct pp_export_request {
     uint64_t shard;         /* 0: no ordering; else one in flight per shard, FIFO */
     uint32_t attempts;      /* sends tried so far */
     int64_t first_failure_ns; /* CLOCK_MONOTONIC of the first failed attempt, 0 = none */
+    uint64_t seq;           /* queue order given by a durable queue (storage.h); 0 = none */
     struct pp_export_request *next; /* list link (encode output, memory queue) */
 } pp_export_request;
 
@@ -202,8 +212,8 @@ typedef struct pp_exporter_ops {
 /* ---- storage behind the queue ---- */
 
 /* A FIFO of requests with per-shard exclusion. Not thread-safe: the exporter
- * calls it under its lock. The memory implementation is the only one for now;
- * issue 6 adds a SQLite one. */
+ * calls it under its lock. Implementations: memory (below), the SQLite store
+ * and the spill tier (storage.h). */
 typedef struct pp_queue_storage pp_queue_storage;
 struct pp_queue_storage {
     /* Takes r (0) or refuses it when full (-1, r still the caller's). */

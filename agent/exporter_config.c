@@ -6,6 +6,8 @@
 
 #define SEC 1000000000LL
 
+static const char *const durabilities[] = {"spill", "always", NULL};
+
 const pp_cfg_field pp_queue_schema[] = {
     {.key = "enabled", .type = PP_CFG_BOOL, .offset = offsetof(pp_queue_cfg, enabled),
      .help = "queue requests and send them from consumer threads (false: send on the caller's thread)"},
@@ -14,7 +16,14 @@ const pp_cfg_field pp_queue_schema[] = {
     {.key = "queue_size", .type = PP_CFG_INT, .offset = offsetof(pp_queue_cfg, queue_size),
      .min = 1, .max = 100000000, .help = "requests held; when full, receivers refuse new data"},
     {.key = "storage", .type = PP_CFG_STRING, .offset = offsetof(pp_queue_cfg, storage),
-     .help = "id of a storage extension for a durable queue"},
+     .help = "id of a storage extension (sqlite_storage / file_storage) for a durable queue"},
+    {.key = "durability", .type = PP_CFG_ENUM, .offset = offsetof(pp_queue_cfg, durability),
+     .choices = durabilities,
+     .help = "pipit extension, with storage: spill (disk when the backend fails or the queue is "
+             "full, and at shutdown) or always (on disk before the receiver answers)"},
+    {.key = "replay_rate_limit", .type = PP_CFG_INT,
+     .offset = offsetof(pp_queue_cfg, replay_rate_limit), .min = 0, .max = INT64_MAX,
+     .help = "pipit extension, with storage: items per second read back from disk (0: no cap)"},
     {.key = "sizer", .type = PP_CFG_IGNORED},
     {.key = "blocking", .type = PP_CFG_IGNORED},
     {.key = "block_on_overflow", .type = PP_CFG_IGNORED},
@@ -66,14 +75,16 @@ void pp_exporter_cfg_defaults(pp_exporter_cfg *c) {
 size_t pp_exporter_cfg_validate(const pp_exporter_cfg *c, const char *path, pp_diag *d) {
     size_t errors = 0;
     char p[512];
-    if (c->sending_queue.storage) {
-        /* Until the sqlite_storage extension (issue 6) exists, a durable queue
-         * cannot be honoured; silently using memory would break its promise. */
+    if (c->sending_queue.storage && !c->sending_queue.enabled) {
+        /* Without a queue there is nothing to make durable: say so rather than ignore it. */
         snprintf(p, sizeof(p), "%s.sending_queue.storage", path);
-        pp_diag_error(d, p, 0,
-                      "storage extension \"%s\" is not available: durable queues need the "
-                      "sqlite_storage extension, which this build does not have yet",
-                      c->sending_queue.storage);
+        pp_diag_error(d, p, 0, "a storage needs the sending queue (sending_queue.enabled: true)");
+        errors++;
+    }
+    if (!c->sending_queue.storage &&
+        (c->sending_queue.durability || c->sending_queue.replay_rate_limit)) {
+        snprintf(p, sizeof(p), "%s.sending_queue", path);
+        pp_diag_error(d, p, 0, "durability and replay_rate_limit need sending_queue.storage");
         errors++;
     }
     const pp_retry_cfg *r = &c->retry_on_failure;

@@ -23,6 +23,7 @@ extern const pp_factory pp_sentry_exporter;
 extern const pp_factory pp_spanmetrics_connector;
 extern const pp_factory pp_bearertokenauth_extension;
 extern const pp_factory pp_health_check_extension;
+extern const pp_factory pp_sqlite_storage_extension;
 
 static const pp_factory *const factories[] = {
     /* receivers */
@@ -46,6 +47,7 @@ static const pp_factory *const factories[] = {
     /* extensions */
     &pp_bearertokenauth_extension,
     &pp_health_check_extension,
+    &pp_sqlite_storage_extension,
 };
 
 /* Tests add factories of their own (fakes) with pp_registry_set_extra. */

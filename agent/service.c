@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "fanout.h"
 #include "log.h"
+#include "storage.h"
 
 typedef struct instance {
     const pp_component_cfg *cfg;
@@ -60,6 +61,13 @@ pp_server_auth *pp_host_authenticator(pp_host *h, const char *id) {
     instance *in = find_instance(h->service, PP_EXTENSION, id, NULL);
     if (!in || !in->started || !in->cfg->factory->authenticator) return NULL;
     return in->inst; /* an authenticator's instance starts with its pp_server_auth */
+}
+
+pp_store *pp_host_storage(pp_host *h, const char *id) {
+    if (!h->service) return NULL;
+    instance *in = find_instance(h->service, PP_EXTENSION, id, NULL);
+    if (!in || !in->started || !in->cfg->factory->storage) return NULL;
+    return *(pp_store **)in->inst; /* a storage's instance starts with its pp_store * */
 }
 
 /* Receivers may also name connectors, and exporters may name connectors. */

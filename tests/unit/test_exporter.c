@@ -582,15 +582,24 @@ static void test_sync_mode(void **state) {
     rig_free(r);
 }
 
-static void test_storage_is_a_validation_error(void **state) {
+/* A storage needs the queue; durability and the replay cap need a storage. */
+static void test_storage_config_checks(void **state) {
     (void)state;
     pp_exporter_cfg c;
     pp_exporter_cfg_defaults(&c);
     c.sending_queue.storage = (char *)"file_storage";
     pp_diag d;
     pp_diag_init(&d);
+    assert_int_equal(pp_exporter_cfg_validate(&c, "exporters.otlp", &d), 0);
+    c.sending_queue.enabled = false;
     assert_int_equal(pp_exporter_cfg_validate(&c, "exporters.otlp", &d), 1);
-    assert_true(pp_diag_has(&d, "exporters.otlp.sending_queue.storage", "sqlite_storage"));
+    assert_true(pp_diag_has(&d, "exporters.otlp.sending_queue.storage", "sending queue"));
+    pp_diag_free(&d);
+    pp_exporter_cfg_defaults(&c);
+    c.sending_queue.replay_rate_limit = 1000;
+    pp_diag_init(&d);
+    assert_int_equal(pp_exporter_cfg_validate(&c, "exporters.otlp", &d), 1);
+    assert_true(pp_diag_has(&d, "exporters.otlp.sending_queue", "need sending_queue.storage"));
     pp_diag_free(&d);
 }
 
@@ -726,7 +735,7 @@ int main(void) {
         cmocka_unit_test(test_backoff_cap_and_server_delay),
         cmocka_unit_test(test_breaker_transitions),
         cmocka_unit_test(test_memory_queue_shards),
-        cmocka_unit_test(test_storage_is_a_validation_error),
+        cmocka_unit_test(test_storage_config_checks),
         cmocka_unit_test(test_delivers_and_counts),
         cmocka_unit_test(test_queue_full_refuses),
         cmocka_unit_test(test_retry_then_ok),

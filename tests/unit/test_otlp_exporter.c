@@ -584,14 +584,14 @@ static void test_config_errors(void **state) {
     (void)state;
     const char *bad[] = {
         "exporters: {otlp: {endpoint: 'ftp://x:1'}}\n",
-        "exporters: {otlp: {endpoint: 'x:1', sending_queue: {storage: file_storage}}}\n",
+        "exporters: {otlp: {endpoint: 'x:1', sending_queue: {enabled: false, storage: file_storage}}}\n",
         "exporters: {otlp: {endpoint: 'x:1', compression: brotli}}\n",
         "exporters: {otlp: {}}\n",
         "exporters: {otlp: {endpoint: 'x:1', retry_on_failure: {multiplier: 0.5}}}\n",
     };
     const char *expect[][2] = {
         {"exporters.otlp.endpoint", "host:port"},
-        {"exporters.otlp.sending_queue.storage", "sqlite_storage"},
+        {"exporters.otlp.sending_queue.storage", "sending queue"},
         {"exporters.otlp.compression", "brotli"},
         {"exporters.otlp.endpoint", "required"},
         {"exporters.otlp.retry_on_failure", "multiplier"},

@@ -11,6 +11,9 @@
 //   check.mjs --expected expected.jsonl --actual out.json [--count-only]
 // --count-only prints the number of items in --actual and exits 0 (for
 // polling until a file holds everything).
+// --allow-duplicates accepts an item delivered more than once (at-least-once
+// delivery across a backend that stops mid-request); they are still counted
+// and printed, and nothing may be missing or differ.
 
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -21,6 +24,7 @@ const args = parseCli({
   expected: { type: 'string' },
   actual: { type: 'string' },
   'count-only': { type: 'boolean' },
+  'allow-duplicates': { type: 'boolean' },
   'max-diffs': { type: 'string', default: '30' },
 }, 'usage: check.mjs --expected FILE --actual FILE [--count-only] [--max-diffs N]');
 if (!args.actual || (!args.expected && !args['count-only'])) die('--expected and --actual are required');
@@ -267,6 +271,11 @@ async function main() {
   const summary = `${header.signal} over ${header.protocol} (${header.compression}` +
     `${header.temporality ? `, ${header.temporality}` : ''}): expected ${expected.size} ${what}, ` +
     `file has ${actualCount} in ${requests} requests`;
+  const dupsOk = args['allow-duplicates'] && actualCount === expected.size + duplicates;
+  if (ndiffs === duplicates && dupsOk && seen.size === expected.size) {
+    console.log(`check: OK ${summary}, every field equal, ${duplicates} duplicate(s) allowed`);
+    return 0;
+  }
   if (ndiffs === 0 && actualCount === expected.size && seen.size === expected.size) {
     console.log(`check: OK ${summary}, every field equal`);
     return 0;
