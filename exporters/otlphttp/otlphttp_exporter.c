@@ -149,7 +149,7 @@ static void *otlphttp_conn_new(void *ctx) {
 
 static void otlphttp_conn_free(void *ctx, void *conn) {
     (void)ctx;
-    curl_easy_cleanup(conn);
+    pp_egress_handle_free(conn);
 }
 
 static bool json_body(const pp_egress_resp *r) {
