@@ -75,6 +75,34 @@ export function toOtlpJson(type, msg) {
   return obj;
 }
 
+// Decodes one request of each signal with every message type in it, so that
+// protobufjs generates its code before the first real request (a cold
+// backend may otherwise answer it later than an exporter's timeout).
+export function warmUp(otlp) {
+  const kv = [{ key: 'k', value: { arrayValue: { values: [{ kvlistValue: { values: [{ key: 'b', value: { bytesValue: 'AQ==' } }] } }] } } }];
+  const resource = { attributes: kv };
+  const samples = {
+    traces: { resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 's', attributes: kv }, spans: [{
+      traceId: 'AAAAAAAAAAAAAAAAAAAAAQ==', spanId: 'AAAAAAAAAAE=', attributes: kv, status: { code: 1 },
+      events: [{ name: 'e', attributes: kv }], links: [{ traceId: 'AAAAAAAAAAAAAAAAAAAAAQ==', attributes: kv }],
+    }] }] }] },
+    metrics: { resourceMetrics: [{ resource, scopeMetrics: [{ scope: { name: 's' }, metrics: [
+      { name: 'a', sum: { dataPoints: [{ asInt: 1, attributes: kv, exemplars: [{ asDouble: 1 }] }] } },
+      { name: 'b', gauge: { dataPoints: [{ asDouble: 1.5 }] } },
+      { name: 'c', histogram: { dataPoints: [{ count: 1, bucketCounts: [1], explicitBounds: [] }] } },
+      { name: 'd', exponentialHistogram: { dataPoints: [{ positive: { bucketCounts: [1] } }] } },
+      { name: 'e', summary: { dataPoints: [{ quantileValues: [{ quantile: 0.5 }] }] } },
+    ] }] }] },
+  };
+  for (const [signal, obj] of Object.entries(samples)) {
+    const { request, response } = otlp[signal];
+    const bytes = request.encode(request.fromObject(obj)).finish();
+    countItems(signal, toOtlpJson(request, request.decode(bytes)));
+    response.decode(response.encode(response.create({})).finish());
+  }
+  otlp.status.decode(otlp.status.encode(otlp.status.create({ code: 3, message: 'x' })).finish());
+}
+
 export function countItems(signal, req) {
   let n = 0;
   if (signal === 'traces') {

@@ -11,10 +11,11 @@
 
 import * as grpc from '@grpc/grpc-js';
 
-import { Backend, loadOtlp, parseBackendCli, toOtlpJson } from './otlp_backend.mjs';
+import { Backend, loadOtlp, parseBackendCli, toOtlpJson, warmUp } from './otlp_backend.mjs';
 
 const opts = parseBackendCli();
 const otlp = loadOtlp();
+warmUp(otlp);
 const backend = new Backend(opts);
 
 const raw = (b) => b;

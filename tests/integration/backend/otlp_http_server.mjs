@@ -14,10 +14,11 @@
 import { createServer } from 'node:http';
 import { gunzipSync, inflateSync } from 'node:zlib';
 
-import { Backend, loadOtlp, parseBackendCli, toOtlpJson } from './otlp_backend.mjs';
+import { Backend, loadOtlp, parseBackendCli, toOtlpJson, warmUp } from './otlp_backend.mjs';
 
 const opts = parseBackendCli();
 const otlp = loadOtlp();
+warmUp(otlp);
 const backend = new Backend(opts);
 const PATHS = { '/v1/traces': 'traces', '/v1/metrics': 'metrics' };
 
