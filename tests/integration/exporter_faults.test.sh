@@ -55,7 +55,7 @@ fault_stop() {
 }
 
 # Attempt timeout 3 s (@TIMEOUT@): ample for a node backend on a busy
-# machine; the stall cases use 1 s and a backend 3 s late.
+# machine; the stall cases use 2 s and a backend 4 s late.
 GRPC_EXP="    endpoint: 127.0.0.1:@PORT@
     tls:
       insecure: true
@@ -146,16 +146,16 @@ permanent_case() {
 permanent_case http-400 http otlphttp "$HTTP_EXP"
 permanent_case grpc-invalid grpc otlp "$GRPC_EXP"
 
-# ---- the backend stalls past the exporter's timeout (1s), then answers ----
+# ---- the backend stalls past the exporter's timeout (2 s), then answers ----
 # The backend keeps the data of the stalled request (as a real one would have
-# done before its late answer) in its aside file. pipit gives up after 1 s and
+# done before its late answer) in its aside file. pipit gives up after 2 s and
 # resends: at-least-once delivery. Asserted: every span stored exactly once
 # among the answered requests, and the stalled request's spans arrived one
 # more time (duplicates = its item count, and exactly the same body).
 stall_case() {
   local name=$1 kind=$2 id=$3 body=$4 dup
   EXPORTER=$id
-  fault_start "$name" "$kind" stall:3000 "$body"
+  fault_start "$name" "$kind" stall:4000 "$body"
   wait_items "$WORK/$B.traces.jsonl" "$WANT" 30 || fail "$name: the backend has $HAVE of $WANT spans"
   sleep 0.5
   read_counters "$id"
@@ -165,15 +165,15 @@ stall_case() {
   dup=$(node "$SDK_DIR/check.mjs" --actual "$WORK/$B.aside.jsonl" --count-only)
   [ "$dup" = "$(reqlog "$WORK/$B.requests.jsonl" 'rows[0].items')" ] && [ "$dup" -gt 0 ] ||
     fail "$name: the stalled request held $(reqlog "$WORK/$B.requests.jsonl" 'rows[0].items') spans, aside has $dup"
-  [ "$(reqlog "$WORK/$B.requests.jsonl" 'rows.filter((r) => r.sha === rows[0].sha).map((r) => r.action).join()')" = stall:3000,ok ] ||
+  [ "$(reqlog "$WORK/$B.requests.jsonl" 'rows.filter((r) => r.sha === rows[0].sha).map((r) => r.action).join()')" = stall:4000,ok ] ||
     fail "$name: the stalled request was not resent exactly once"
   [ "$RETRIES" = 1 ] || fail "$name: pipit_exporter_retries is $RETRIES, expected 1 (the timeout)"
   [ "$SENT" = "$WANT" ] && [ "$FAILED" = 0 ] && [ "$DROPS" = 0 ] ||
     fail "$name: sent $SENT of $WANT, send_failed $FAILED, dropped $DROPS"
-  pass "$name: timed out after 1 s, resent once; $WANT spans stored exactly once among acknowledged requests; at-least-once: the backend also kept the $dup spans of the abandoned attempt (duplicates, counted here, not by pipit)"
+  pass "$name: timed out after $TIMEOUT, resent once; $WANT spans stored exactly once among acknowledged requests; at-least-once: the backend also kept the $dup spans of the abandoned attempt (duplicates, counted here, not by pipit)"
 }
-TIMEOUT=1s stall_case stall-grpc grpc otlp "$GRPC_EXP"
-TIMEOUT=1s stall_case stall-http http otlphttp "$HTTP_EXP"
+TIMEOUT=2s stall_case stall-grpc grpc otlp "$GRPC_EXP"
+TIMEOUT=2s stall_case stall-http http otlphttp "$HTTP_EXP"
 
 # ---- nothing listens for 30 s, then the backend comes up ----
 # "Must show": a backend down for 30 s then back loses nothing, with a memory
@@ -188,7 +188,7 @@ bgrpc=$(free_port); bhttp=$(free_port)
 start_relay "$name-a" otlp "    endpoint: 127.0.0.1:$bgrpc
     tls:
       insecure: true
-    timeout: 1s
+    timeout: 3s
     retry_on_failure:
       initial_interval: 200ms
       max_interval: 2s

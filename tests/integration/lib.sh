@@ -75,6 +75,38 @@ sdk_require() {
     fail "the OpenTelemetry JS SDK is not installed: run tools/install-deps.sh --test"
 }
 
+# Writes a pipit config to $1: the otlp receiver on 127.0.0.1 ports $2 (gRPC)
+# and $3 (HTTP), health_check on $4, telemetry on $5; $6 is the YAML of the
+# processors and exporters sections, $7 and $8 the lists ("processors: [..]"
+# and "exporters: [..]") of the traces and the metrics pipeline.
+pipit_yaml() {
+  cat >"$1" <<YAML
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:$2
+      http:
+        endpoint: 127.0.0.1:$3
+$6
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:$4
+service:
+  extensions: [health_check]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      $7
+    metrics:
+      receivers: [otlp]
+      $8
+  telemetry:
+    metrics:
+      address: 127.0.0.1:$5
+YAML
+}
+
 # Starts pipit with the OTLP receiver (gRPC and HTTP on free ports), a batch
 # processor and the file exporter writing to $SDK_FILE, and waits until it is
 # healthy. Sets SDK_GRPC, SDK_HTTP, SDK_TELEMETRY, SDK_FILE and PIPIT_PID.
@@ -82,40 +114,16 @@ sdk_start_pipit() {
   local name=$1 health
   SDK_GRPC=$(free_port); SDK_HTTP=$(free_port); health=$(free_port); SDK_TELEMETRY=$(free_port)
   SDK_FILE="$WORK/$name-file.jsonl"
-  cat >"$WORK/$name.yaml" <<YAML
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:$SDK_GRPC
-      http:
-        endpoint: 127.0.0.1:$SDK_HTTP
-processors:
+  pipit_yaml "$WORK/$name.yaml" "$SDK_GRPC" "$SDK_HTTP" "$health" "$SDK_TELEMETRY" "processors:
   batch:
     timeout: 200ms
     send_batch_size: 2048
     send_batch_max_size: 4096
 exporters:
   file:
-    path: $SDK_FILE
-extensions:
-  health_check:
-    endpoint: 127.0.0.1:$health
-service:
-  extensions: [health_check]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [file]
-    metrics:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [file]
-  telemetry:
-    metrics:
-      address: 127.0.0.1:$SDK_TELEMETRY
-YAML
+    path: $SDK_FILE" "processors: [batch]
+      exporters: [file]" "processors: [batch]
+      exporters: [file]"
   start_pipit "$name" --config "$WORK/$name.yaml"
   wait_http "http://127.0.0.1:$health/" 20
 }
@@ -236,35 +244,11 @@ start_backend() {
 start_pipit_backend() {
   local name=$1 grpc=$2 http=$3 health
   health=$(free_port); B_TELEMETRY=$(free_port)
-  cat >"$WORK/$name.yaml" <<YAML
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:$grpc
-      http:
-        endpoint: 127.0.0.1:$http
-exporters:
+  pipit_yaml "$WORK/$name.yaml" "$grpc" "$http" "$health" "$B_TELEMETRY" "exporters:
   file/traces:
     path: $WORK/$name.traces.jsonl
   file/metrics:
-    path: $WORK/$name.metrics.jsonl
-extensions:
-  health_check:
-    endpoint: 127.0.0.1:$health
-service:
-  extensions: [health_check]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [file/traces]
-    metrics:
-      receivers: [otlp]
-      exporters: [file/metrics]
-  telemetry:
-    metrics:
-      address: 127.0.0.1:$B_TELEMETRY
-YAML
+    path: $WORK/$name.metrics.jsonl" "exporters: [file/traces]" "exporters: [file/metrics]"
   start_pipit "$name" --config "$WORK/$name.yaml"
   B_PID=$PIPIT_PID
   wait_http "http://127.0.0.1:$health/" 20
@@ -277,40 +261,16 @@ YAML
 start_relay() {
   local name=$1 id=$2 body=$3
   A_GRPC=$(free_port); A_HTTP=$(free_port); A_HEALTH=$(free_port); A_TELEMETRY=$(free_port)
-  cat >"$WORK/$name.yaml" <<YAML
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:$A_GRPC
-      http:
-        endpoint: 127.0.0.1:$A_HTTP
-processors:
+  pipit_yaml "$WORK/$name.yaml" "$A_GRPC" "$A_HTTP" "$A_HEALTH" "$A_TELEMETRY" "processors:
   batch:
     timeout: 200ms
     send_batch_size: ${RELAY_BATCH:-1024}
     send_batch_max_size: $((2 * ${RELAY_BATCH:-1024}))
 exporters:
   $id:
-$body
-extensions:
-  health_check:
-    endpoint: 127.0.0.1:$A_HEALTH
-service:
-  extensions: [health_check]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [$id]
-    metrics:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [$id]
-  telemetry:
-    metrics:
-      address: 127.0.0.1:$A_TELEMETRY
-YAML
+$body" "processors: [batch]
+      exporters: [$id]" "processors: [batch]
+      exporters: [$id]"
   start_pipit "$name" --config "$WORK/$name.yaml"
   A_PID=$PIPIT_PID
   wait_http "http://127.0.0.1:$A_HEALTH/" 20

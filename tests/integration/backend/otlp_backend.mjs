@@ -77,7 +77,10 @@ export function toOtlpJson(type, msg) {
 
 // Decodes one request of each signal with every message type in it, so that
 // protobufjs generates its code before the first real request (a cold
-// backend may otherwise answer it later than an exporter's timeout).
+// backend may otherwise answer it later than an exporter's timeout). Returns
+// the encoded requests, {traces, metrics}, for a call to the server itself.
+// A request with the header WARMUP_HEADER is answered OK and not recorded.
+export const WARMUP_HEADER = 'x-pipit-test-warmup';
 export function warmUp(otlp) {
   const kv = [{ key: 'k', value: { arrayValue: { values: [{ kvlistValue: { values: [{ key: 'b', value: { bytesValue: 'AQ==' } }] } }] } } }];
   const resource = { attributes: kv };
@@ -94,13 +97,15 @@ export function warmUp(otlp) {
       { name: 'e', summary: { dataPoints: [{ quantileValues: [{ quantile: 0.5 }] }] } },
     ] }] }] },
   };
+  const encoded = {};
   for (const [signal, obj] of Object.entries(samples)) {
     const { request, response } = otlp[signal];
-    const bytes = request.encode(request.fromObject(obj)).finish();
-    countItems(signal, toOtlpJson(request, request.decode(bytes)));
+    encoded[signal] = Buffer.from(request.encode(request.fromObject(obj)).finish());
+    countItems(signal, toOtlpJson(request, request.decode(encoded[signal])));
     response.decode(response.encode(response.create({})).finish());
   }
   otlp.status.decode(otlp.status.encode(otlp.status.create({ code: 3, message: 'x' })).finish());
+  return encoded;
 }
 
 export function countItems(signal, req) {

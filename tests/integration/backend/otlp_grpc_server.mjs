@@ -11,14 +11,18 @@
 
 import * as grpc from '@grpc/grpc-js';
 
-import { Backend, loadOtlp, parseBackendCli, toOtlpJson, warmUp } from './otlp_backend.mjs';
+import { Backend, WARMUP_HEADER, loadOtlp, parseBackendCli, toOtlpJson, warmUp } from './otlp_backend.mjs';
 
 const opts = parseBackendCli();
 const otlp = loadOtlp();
-warmUp(otlp);
+const samples = warmUp(otlp);
 const backend = new Backend(opts);
 
 const raw = (b) => b;
+const PATHS = {
+  traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+  metrics: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+};
 function service(signal, path) {
   const { request, response } = otlp[signal];
   const empty = Buffer.from(response.encode(response.create({})).finish());
@@ -29,6 +33,7 @@ function service(signal, path) {
     },
   };
   const Export = (call, callback) => {
+    if (call.metadata.get(WARMUP_HEADER).length) return callback(null, empty);
     let req;
     try {
       req = toOtlpJson(request, request.decode(call.request));
@@ -55,14 +60,30 @@ function service(signal, path) {
 }
 
 const server = new grpc.Server();
-server.addService(...service('traces', '/opentelemetry.proto.collector.trace.v1.TraceService/Export'));
-server.addService(...service('metrics', '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export'));
+for (const [signal, path] of Object.entries(PATHS)) server.addService(...service(signal, path));
+
+// One gzip'd call of each kind through a grpc-js client before saying ready:
+// the server's first call is slow (code loaded and compiled on first use).
+async function selfCall(port) {
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(),
+    { 'grpc.default_compression_algorithm': 2 });
+  for (const [signal, path] of Object.entries(PATHS)) {
+    const md = new grpc.Metadata();
+    md.set(WARMUP_HEADER, '1');
+    await new Promise((resolve, reject) => client.makeUnaryRequest(path, raw, raw, samples[signal], md,
+      (err) => (err ? reject(err) : resolve())));
+  }
+  client.close();
+}
 server.bindAsync(`127.0.0.1:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
   if (err) {
     console.error(`cannot listen on 127.0.0.1:${opts.port}: ${err.message}`);
     process.exit(1);
   }
-  backend.ready({ port });
+  selfCall(port).then(() => backend.ready({ port }), (e) => {
+    console.error(`warm-up call failed: ${e.message}`);
+    process.exit(1);
+  });
 });
 const stop = () => server.tryShutdown(() => process.exit(0));
 process.on('SIGTERM', stop);

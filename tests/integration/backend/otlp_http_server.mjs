@@ -11,14 +11,14 @@
 //   otlp_http_server.mjs --port P --traces-out F --metrics-out F --log F
 //       --ready F [--aside F] [--script STEPS]
 
-import { createServer } from 'node:http';
-import { gunzipSync, inflateSync } from 'node:zlib';
+import { createServer, request } from 'node:http';
+import { gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 
-import { Backend, loadOtlp, parseBackendCli, toOtlpJson, warmUp } from './otlp_backend.mjs';
+import { Backend, WARMUP_HEADER, loadOtlp, parseBackendCli, toOtlpJson, warmUp } from './otlp_backend.mjs';
 
 const opts = parseBackendCli();
 const otlp = loadOtlp();
-warmUp(otlp);
+const samples = warmUp(otlp);
 const backend = new Backend(opts);
 const PATHS = { '/v1/traces': 'traces', '/v1/metrics': 'metrics' };
 
@@ -54,6 +54,7 @@ function handle(req, res, body) {
   } catch (e) {
     return answer(res, 400, json, otlp.status, { code: 3, message: `cannot decode: ${e.message}` });
   }
+  if (req.headers[WARMUP_HEADER]) return answer(res, 200, json, otlp[signal].response, {});
   const step = backend.take(signal, raw, otlpReq, json ? 'http/json' : 'http/protobuf');
   const ok = () => answer(res, 200, json, otlp[signal].response, {});
   switch (step.name) {
@@ -80,7 +81,35 @@ server.on('error', (e) => {
   console.error(`cannot listen on 127.0.0.1:${opts.port}: ${e.message}`);
   process.exit(1);
 });
-server.listen(Number(opts.port), '127.0.0.1', () => backend.ready({ port: server.address().port }));
+// A gzip'd request of each signal and encoding to itself before saying
+// ready: the first request is slow (code loaded and compiled on first use).
+async function selfCall(port) {
+  for (const [url, signal] of Object.entries(PATHS)) {
+    const { request: type } = otlp[signal];
+    const bodies = { 'application/x-protobuf': samples[signal],
+      'application/json': Buffer.from(JSON.stringify(toOtlpJson(type, type.decode(samples[signal])))) };
+    for (const [ctype, body] of Object.entries(bodies)) {
+      const gz = gzipSync(body);
+      await new Promise((resolve, reject) => {
+        const r = request({ host: '127.0.0.1', port, path: url, method: 'POST', headers: {
+          'Content-Type': ctype, 'Content-Encoding': 'gzip', 'Content-Length': gz.length, [WARMUP_HEADER]: '1',
+        } }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+        });
+        r.on('error', reject);
+        r.end(gz);
+      });
+    }
+  }
+}
+server.listen(Number(opts.port), '127.0.0.1', () => {
+  const { port } = server.address();
+  selfCall(port).then(() => backend.ready({ port }), (e) => {
+    console.error(`warm-up request failed: ${e.message}`);
+    process.exit(1);
+  });
+});
 const stop = () => {
   server.close(() => process.exit(0));
   server.closeAllConnections();
