@@ -10,7 +10,13 @@
 
 CURL *pp_egress_handle(const pp_egress_opts *o) {
     CURL *c = curl_easy_init();
-    if (!c) return NULL;
+    CURLM *m = curl_multi_init();
+    if (!c || !m) {
+        curl_easy_cleanup(c);
+        curl_multi_cleanup(m);
+        return NULL;
+    }
+    curl_easy_setopt(c, CURLOPT_PRIVATE, (void *)m);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     if (getenv("PP_CURL_VERBOSE")) curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)o->http_version);
@@ -151,6 +157,47 @@ static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec >= atomic_load(abort_at);
 }
 
+/* Runs the transfer on the handle's own multi handle, calling
+ * curl_multi_perform at least every TICK_MS even when the socket is quiet.
+ * libcurl 7.88 (Debian 12) can leave the last HTTP/2 frames it has already
+ * read unprocessed and wait on the socket for more: seen as a gRPC answer
+ * whose trailers (sent in the same TCP segment as its DATA frame) arrive
+ * only when the per-attempt timeout fires, so the request is resent and the
+ * backend stores it twice. curl_easy_perform has no way to nudge it; a
+ * perform on a timer finishes such a transfer at once. */
+enum { TICK_MS = 20 };
+static CURLcode perform(CURL *c) {
+    CURLM *m = NULL;
+    curl_easy_getinfo(c, CURLINFO_PRIVATE, (char **)&m);
+    if (!m || curl_multi_add_handle(m, c) != CURLM_OK) return curl_easy_perform(c);
+    CURLcode rc = CURLE_OK;
+    int running = 1;
+    while (running) {
+        if (curl_multi_perform(m, &running) != CURLM_OK) {
+            rc = CURLE_OUT_OF_MEMORY;
+            break;
+        }
+        if (running && curl_multi_poll(m, NULL, 0, TICK_MS, NULL) != CURLM_OK) {
+            rc = CURLE_OUT_OF_MEMORY;
+            break;
+        }
+    }
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m, &left)) != NULL)
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == c) rc = msg->data.result;
+    curl_multi_remove_handle(m, c);
+    return rc;
+}
+
+void pp_egress_handle_free(CURL *c) {
+    if (!c) return;
+    CURLM *m = NULL;
+    curl_easy_getinfo(c, CURLINFO_PRIVATE, (char **)&m);
+    curl_easy_cleanup(c);
+    curl_multi_cleanup(m);
+}
+
 CURLcode pp_egress_post(CURL *c, const char *url, struct curl_slist *headers, const uint8_t *body,
                         size_t len, int64_t timeout_ns, const _Atomic int64_t *abort_at_ns,
                         pp_egress_resp *resp, char *err, size_t errlen) {
@@ -174,7 +221,7 @@ CURLcode pp_egress_post(CURL *c, const char *url, struct curl_slist *headers, co
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)(uintptr_t)abort_at_ns);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
-    CURLcode rc = curl_easy_perform(c);
+    CURLcode rc = perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->http_status);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
     if (rc != CURLE_OK)

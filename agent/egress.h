@@ -37,8 +37,12 @@ typedef struct pp_egress_opts {
     int64_t keepalive_idle_ns, keepalive_interval_ns; /* 0: curl's default */
 } pp_egress_opts;
 
-/* A new easy handle with the options that do not change between requests. */
+/* A new easy handle with the options that do not change between requests.
+ * It carries its own multi handle (CURLOPT_PRIVATE: do not set it), which
+ * keeps its connections between requests; free it with
+ * pp_egress_handle_free. */
 CURL *pp_egress_handle(const pp_egress_opts *o);
+void pp_egress_handle_free(CURL *c);
 
 /* A header list: `fixed` ("name: value" strings, NULL-terminated) then the
  * user's headers. NULL when out of memory. */

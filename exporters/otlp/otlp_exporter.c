@@ -168,7 +168,7 @@ static void *otlp_conn_new(void *ctx) {
 
 static void otlp_conn_free(void *ctx, void *conn) {
     (void)ctx;
-    curl_easy_cleanup(conn);
+    pp_egress_handle_free(conn);
 }
 
 static void otlp_send(void *ctx, void *conn, const pp_export_request *r,

@@ -117,7 +117,7 @@ static void *otlphttp_conn_new(void *ctx) {
 
 static void otlphttp_conn_free(void *ctx, void *conn) {
     (void)ctx;
-    curl_easy_cleanup(conn);
+    pp_egress_handle_free(conn);
 }
 
 static void otlphttp_send(void *ctx, void *conn, const pp_export_request *r,

@@ -152,7 +152,7 @@ static void *prw_conn_new(void *ctx) {
 
 static void prw_conn_free(void *ctx, void *conn) {
     (void)ctx;
-    curl_easy_cleanup(conn);
+    pp_egress_handle_free(conn);
 }
 
 static void prw_send(void *ctx, void *conn, const pp_export_request *r,

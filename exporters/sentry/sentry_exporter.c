@@ -159,7 +159,7 @@ static void *sentry_conn_new(void *ctx) {
 
 static void sentry_conn_free(void *ctx, void *conn) {
     (void)ctx;
-    curl_easy_cleanup(conn);
+    pp_egress_handle_free(conn);
 }
 
 static void sentry_send(void *ctx, void *conn, const pp_export_request *r,

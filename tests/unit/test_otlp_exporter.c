@@ -72,6 +72,7 @@ typedef struct stream {
     uint8_t *buf;
     size_t len;
     char encoding[32];
+    bool metrics; /* per stream: requests of both signals may be in flight at once */
     uint8_t out[256]; /* response message frame */
     size_t outlen, outpos;
     nghttp2_nv trailers[2];
@@ -122,7 +123,10 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     else if (H("content-type")) setv(P.ctype, sizeof(P.ctype), v, vl);
     else if (H("user-agent")) setv(P.ua, sizeof(P.ua), v, vl);
     else if (H("x-tenant")) setv(P.tenant, sizeof(P.tenant), v, vl);
-    else if (H(":path")) setv(P.path, sizeof(P.path), v, vl);
+    else if (H(":path")) {
+        setv(P.path, sizeof(P.path), v, vl);
+        st->metrics = strstr(P.path, "Metrics") != NULL;
+    }
 #undef H
     pthread_mutex_unlock(&P.lock);
     return 0;
@@ -186,7 +190,7 @@ static void respond(nghttp2_session *s, stream *st) {
         ok = pp_compression_parse(st->buf[0] ? st->encoding : "none", &c) == 0 &&
              pp_decompress(c, st->buf + 5, mlen, 64u << 20, &plain, &plen) == 0;
     }
-    bool metrics = strstr(P.path, "Metrics") != NULL;
+    bool metrics = st->metrics;
     pp_status pst;
     pp_batch *b = ok ? pp_batch_decode(metrics ? PP_METRICS : PP_TRACES, plain, plen, &pst) : NULL;
     free(plain);
