@@ -311,9 +311,15 @@ static int hold_bytes(gstream *s, size_t n) {
 static bool try_admit(gstream *s) {
     pp_grpc_conn *c = s->conn;
     size_t need = 5 + s->msg_len, have = claim(s), more = need > have ? need - have : 0;
-    if (more > 0 && (claims(c) + more > c->lim->max_conn_buffered || more > INT32_MAX)) return false;
-    unqueue(s);
     pp_status st = {0};
+    if (more > INT32_MAX) { /* no HTTP/2 window can grant it */
+        unqueue(s);
+        pp_fail(&st, PP_TOO_LARGE, "message larger than a stream window (%zu bytes)", s->msg_len);
+        reply_error(s, &st);
+        return true;
+    }
+    if (more > 0 && claims(c) + more > c->lim->max_conn_buffered) return false;
+    unqueue(s);
     if (pp_ingest_admit(c->lim->in, s->msg_len, &st) != 0) {
         if (st.code != PP_UNAVAILABLE) st.code = PP_UNAVAILABLE;
         if (st.retry_after_ms == 0) st.retry_after_ms = 1000;

@@ -102,6 +102,8 @@ typedef struct mem_conn {
     _Atomic size_t peak;
     pp_grpc_conn *g;
     tu_client cl;
+    uint8_t *f; /* a message of just under 1 MiB, framed */
+    size_t flen, spans;
 } mem_conn;
 
 /* 1 MiB messages, budget 3 MiB: two messages fit at once, not three. */
@@ -119,11 +121,13 @@ static void mem_conn_open(mem_conn *m) {
     assert_non_null(m->g);
     tu_client_mem(&m->cl);
     assert_int_equal(tu_client_exchange(&m->cl, m->g, 0), 0);
+    m->f = message_near(MIB - 64, &m->spans, &m->flen);
 }
 
 static void mem_conn_close(mem_conn *m) {
     tu_client_close(&m->cl);
     pp_grpc_conn_free(m->g);
+    free(m->f);
 }
 
 static int count_closed(const tu_call *calls, int n) {
@@ -136,17 +140,10 @@ static void test_waiting_streams_are_not_stalled(void **state) {
     (void)state;
     mem_conn m;
     mem_conn_open(&m);
-    size_t spans, flen;
-    uint8_t *f = message_near(MIB - 64, &spans, &flen);
     tu_call calls[6];
-    memset(calls, 0, sizeof(calls));
-    for (int i = 0; i < 6; i++) {
-        calls[i].body = f;
-        calls[i].body_len = flen;
-        calls[i].end_stream = true;
-    }
+    tu_calls_fill(calls, 6, m.f, m.flen);
     /* Calls 0 and 1 send half their message and stall: they fill the budget. */
-    calls[0].body_len = calls[1].body_len = flen / 2;
+    calls[0].body_len = calls[1].body_len = m.flen / 2;
     calls[0].end_stream = calls[1].end_stream = false;
     for (int i = 0; i < 6; i++) tu_client_submit(&m.cl, &calls[i], TU_TRACES, "application/grpc", NULL);
     assert_int_equal(tu_client_exchange(&m.cl, m.g, 1), 0);
@@ -175,7 +172,6 @@ static void test_waiting_streams_are_not_stalled(void **state) {
     assert_true(atomic_load(&m.peak) <= 3 * MIB);
     assert_true(atomic_load(&m.peak) >= 2 * (MIB / 2));
     mem_conn_close(&m);
-    free(f);
 }
 
 /* Many calls through the in-memory connection: the bound holds at every
@@ -184,25 +180,17 @@ static void test_budget_bound_in_memory(void **state) {
     (void)state;
     mem_conn m;
     mem_conn_open(&m);
-    size_t spans, flen;
-    uint8_t *f = message_near(MIB - 64, &spans, &flen);
     tu_call calls[10];
-    memset(calls, 0, sizeof(calls));
-    for (int i = 0; i < 10; i++) {
-        calls[i].body = f;
-        calls[i].body_len = flen;
-        calls[i].end_stream = true;
-        tu_client_submit(&m.cl, &calls[i], TU_TRACES, "application/grpc", NULL);
-    }
+    tu_calls_fill(calls, 10, m.f, m.flen);
+    for (int i = 0; i < 10; i++) tu_client_submit(&m.cl, &calls[i], TU_TRACES, "application/grpc", NULL);
     assert_int_equal(tu_client_exchange(&m.cl, m.g, 1), 0);
     assert_int_equal(count_closed(calls, 10), 10);
     for (int i = 0; i < 10; i++) assert_int_equal(calls[i].grpc_status, 0);
-    assert_int_equal(tu_srv->sink.items, 10 * spans);
+    assert_int_equal(tu_srv->sink.items, 10 * m.spans);
     size_t peak = atomic_load(&m.peak);
     assert_true(peak <= 3 * MIB);
     assert_true(peak > 2 * (MIB - 64 * 1024)); /* two whole messages at once */
     mem_conn_close(&m);
-    free(f);
 }
 
 int main(void) {

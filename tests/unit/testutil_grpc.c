@@ -266,16 +266,21 @@ int tu_client_run(tu_client *cl, tu_call *calls, int n, int timeout_ms) {
     }
 }
 
-int tu_client_burst(int port, tu_call *calls, int n, const uint8_t *body, size_t len, int timeout_ms) {
-    tu_client cl;
-    assert_int_equal(tu_client_connect(&cl, port), 0);
-    assert_int_equal(tu_client_handshake(&cl, 5000), 0);
+void tu_calls_fill(tu_call *calls, int n, const uint8_t *body, size_t len) {
+    memset(calls, 0, (size_t)n * sizeof(*calls));
     for (int i = 0; i < n; i++) {
         calls[i].body = body;
         calls[i].body_len = len;
         calls[i].end_stream = true;
-        tu_client_submit(&cl, &calls[i], TU_TRACES, "application/grpc", NULL);
     }
+}
+
+int tu_client_burst(int port, tu_call *calls, int n, const uint8_t *body, size_t len, int timeout_ms) {
+    tu_client cl;
+    assert_int_equal(tu_client_connect(&cl, port), 0);
+    assert_int_equal(tu_client_handshake(&cl, 5000), 0);
+    tu_calls_fill(calls, n, body, len);
+    for (int i = 0; i < n; i++) tu_client_submit(&cl, &calls[i], TU_TRACES, "application/grpc", NULL);
     int closed = tu_client_run(&cl, calls, n, timeout_ms);
     tu_client_close(&cl);
     return closed;

@@ -83,6 +83,8 @@ void tu_client_submit(tu_client *cl, tu_call *c, const char *path, const char *c
 /* Runs the session until every call in calls[0..n) is closed, the server
  * closes, or timeout_ms passes. Returns the number of closed calls. */
 int tu_client_run(tu_client *cl, tu_call *calls, int n, int timeout_ms);
+/* Zeroes calls[0..n) and gives each the same body, END_STREAM after it. */
+void tu_calls_fill(tu_call *calls, int n, const uint8_t *body, size_t len);
 /* n calls at once with the same body (a whole gRPC message) on one new
  * connection, after the handshake; returns the number of closed calls. */
 int tu_client_burst(int port, tu_call *calls, int n, const uint8_t *body, size_t len, int timeout_ms);
