@@ -193,6 +193,40 @@ static void test_budget_bound_in_memory(void **state) {
     mem_conn_close(&m);
 }
 
+/* A client that ignores the window we withheld: nghttp2 resets the stream
+ * with FLOW_CONTROL_ERROR and nothing past the window is buffered. */
+static void test_window_overrun_is_a_flow_control_error(void **state) {
+    (void)state;
+    mem_conn m;
+    mem_conn_open(&m);
+    tu_call calls[6];
+    tu_calls_fill(calls, 6, m.f, m.flen);
+    for (int i = 0; i < 6; i++) {
+        calls[i].body_len = i < 2 ? m.flen / 2 : 5; /* 0, 1: admitted, stalled; others: prefix */
+        calls[i].end_stream = false;
+        tu_client_submit(&m.cl, &calls[i], TU_TRACES, "application/grpc", NULL);
+    }
+    assert_int_equal(tu_client_exchange(&m.cl, m.g, 1), 0);
+    /* Call 5 waits: the client may send no more than its first 64 KiB. */
+    int32_t w = nghttp2_session_get_stream_remote_window_size(m.cl.h2, calls[5].id);
+    assert_true(w >= 0 && w <= 65535 - 5);
+    size_t before = atomic_load(&m.peak);
+    /* 8 x 16 KiB of DATA on it: twice its window. */
+    static uint8_t frame[9 + 16384];
+    tu_raw_frame(frame, 16384, NGHTTP2_DATA, 0, (uint32_t)calls[5].id);
+    int rc = 0;
+    for (int i = 0; i < 8 && rc == 0; i++) rc = pp_grpc_conn_feed(m.g, frame, sizeof(frame), 2);
+    assert_int_equal(rc, 0);
+    assert_int_equal(tu_client_exchange(&m.cl, m.g, 2), 0);
+    assert_true(calls[5].closed);
+    assert_int_equal(calls[5].rst_code, NGHTTP2_FLOW_CONTROL_ERROR);
+    assert_false(calls[0].closed); /* the others go on */
+    assert_true(atomic_load(&m.peak) <= before + 65535);
+    assert_true(atomic_load(&m.peak) <= 3 * MIB);
+    assert_int_equal(tu_srv->sink.batches, 0);
+    mem_conn_close(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_burst_of_60_one_mib_calls, tu_srv_setup, tu_srv_teardown),
@@ -200,6 +234,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_concurrency_limit_queues_calls, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test_setup_teardown(test_waiting_streams_are_not_stalled, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test_setup_teardown(test_budget_bound_in_memory, tu_srv_setup, tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_window_overrun_is_a_flow_control_error, tu_srv_setup, tu_srv_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
