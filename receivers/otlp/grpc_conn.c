@@ -328,7 +328,10 @@ static bool try_admit(gstream *s) {
     }
     s->admitted = s->msg_len;
     if (hold_bytes(s, s->msg_len) != 0) return true;
-    if (more > 0) nghttp2_submit_window_update(c->h2, NGHTTP2_FLAG_NONE, s->id, (int32_t)more);
+    if (more > 0 && nghttp2_submit_window_update(c->h2, NGHTTP2_FLAG_NONE, s->id, (int32_t)more) != 0) {
+        fail_call(s, PP_UNAVAILABLE, "cannot open the stream's window");
+        return true;
+    }
     s->last_activity = c->now; /* the stall timer runs from now */
     return true;
 }
@@ -552,7 +555,7 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
     pp_grpc_conn *c = user;
     /* The connection window is only a formality: streams' windows bound what
      * is held (see the top of this file). */
-    nghttp2_session_consume_connection(h2, len);
+    if (nghttp2_is_fatal(nghttp2_session_consume_connection(h2, len))) return NGHTTP2_ERR_CALLBACK_FAILURE;
     gstream *s = stream_of(c, id);
     if (!s || s->answered) return 0;
     s->rx += len;
