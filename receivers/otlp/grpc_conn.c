@@ -9,7 +9,30 @@
  * encoding); the 5-byte message prefix is checked before a byte of body is
  * buffered (size limit, connection budget, pp_ingest_admit); at END_STREAM
  * the message is inflated (bounded) and handed to pp_ingest_protobuf on this
- * thread. Errors go out as Trailers-Only responses. */
+ * thread. Errors go out as Trailers-Only responses.
+ *
+ * Backpressure is HTTP/2 flow control, as in grpc-go: a client that sends more
+ * than the connection's budget waits for WINDOW_UPDATEs, it is not refused.
+ * Windows are managed by hand (nghttp2_option_set_no_auto_window_update):
+ *
+ * - A stream's "claim" is what it may make us hold: the DATA bytes it sent
+ *   (kept) plus what its window still lets it send. Every stream starts with
+ *   lim->stream_window (SETTINGS_INITIAL_WINDOW_SIZE). The claims of a
+ *   connection's streams add up to at most max_conn_buffered; we never grant
+ *   window beyond that, so the bytes held (c->buffered) stay under it too.
+ * - When a message's prefix declares its length L, the stream is admitted if
+ *   its claim can grow to 5 + L within the budget: one WINDOW_UPDATE lets the
+ *   client send the whole message. Otherwise it waits, in FIFO order, holding
+ *   only what its initial window let through, until earlier messages are
+ *   processed and release their claims (pump()).
+ * - stream_window is small enough that max_streams windows plus one maximal
+ *   message fit (pp_grpc_limits_fit), so the head of the queue can always be
+ *   admitted once the admitted messages are done: no deadlock.
+ * - The connection window is consumed as soon as bytes arrive: per-stream
+ *   grants are the bound, and a connection window that never closes cannot
+ *   deadlock streams that hold window of their own.
+ * - A stream waiting for window is not "stalled": its stall timer starts when
+ *   it is admitted. */
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,13 +60,16 @@ struct gstream {
     bool answered;     /* a response was submitted; later DATA is ignored */
     bool remote_ended; /* END_STREAM seen from the client */
     bool rst_after_reply; /* answered early: RST_STREAM(NO_ERROR) once the reply is out */
+    bool waiting;      /* prefix seen, not admitted: we withhold its window */
+    gstream *wnext;    /* the admission queue */
     int64_t last_activity;
+    size_t rx;         /* DATA payload bytes received */
     /* the request message */
     uint8_t prefix[5];
     size_t prefix_got;
     bool compressed;
     uint8_t *msg;
-    size_t msg_len, msg_got;
+    size_t msg_len, msg_got, msg_cap; /* declared, received, allocated */
     size_t admitted; /* bytes reserved with pp_ingest_admit */
     pp_signal sig;
 };
@@ -53,8 +79,10 @@ struct pp_grpc_conn {
     nghttp2_session *h2;
     gstream *streams;
     size_t nstreams;
-    size_t buffered; /* body bytes held by this connection's streams */
+    size_t buffered; /* body bytes allocated by this connection's streams */
+    gstream *whead, *wtail; /* streams waiting for admission, oldest first */
     int64_t now, created, last_recv, last_busy;
+    size_t peak; /* the most c->buffered has been */
     bool got_settings;
     bool going_away;
     bool fatal; /* close once the output is flushed */
@@ -70,6 +98,17 @@ struct pp_grpc_conn {
     uint8_t *out;
     size_t out_len, out_cap;
 };
+
+void pp_grpc_limits_fit(pp_grpc_limits *l) {
+    size_t streams = l->max_streams ? l->max_streams : 1, msg = l->max_msg + 5;
+    size_t w = l->max_conn_buffered > msg ? (l->max_conn_buffered - msg) / streams : 0;
+    if (w > NGHTTP2_INITIAL_WINDOW_SIZE) w = NGHTTP2_INITIAL_WINDOW_SIZE;
+    if (w < 1024) {
+        w = 1024;
+        l->max_conn_buffered = msg + streams * w;
+    }
+    l->stream_window = (uint32_t)w;
+}
 
 int64_t pp_grpc_now_ns(void) {
     struct timespec ts;
@@ -98,12 +137,27 @@ static void fail_conn(pp_grpc_conn *c, pp_grpc_err e, uint32_t h2err, const char
     {(uint8_t *)(uintptr_t)(n), (uint8_t *)(uintptr_t)(v), sizeof(n) - 1, strlen(v),          \
      NGHTTP2_NV_FLAG_NONE}
 
+static void unqueue(gstream *s) {
+    pp_grpc_conn *c = s->conn;
+    if (!s->waiting) return;
+    s->waiting = false;
+    gstream **pp = &c->whead, *prev = NULL;
+    while (*pp && *pp != s) {
+        prev = *pp;
+        pp = &(*pp)->wnext;
+    }
+    if (*pp) *pp = s->wnext;
+    if (c->wtail == s) c->wtail = prev;
+    s->wnext = NULL;
+}
+
 static void drop_body(gstream *s) {
     pp_grpc_conn *c = s->conn;
+    unqueue(s);
     if (s->admitted) pp_ingest_release(c->lim->in, s->admitted);
-    c->buffered -= s->msg_len;
+    c->buffered -= s->msg_cap;
     s->admitted = 0;
-    s->msg_len = 0;
+    s->msg_len = s->msg_cap = 0;
     free(s->msg);
     s->msg = NULL;
 }
@@ -213,6 +267,81 @@ static int check_request(gstream *s) {
     return 0;
 }
 
+/* What s may still make us hold: what it sent plus what its window allows. */
+static size_t claim(const gstream *s) {
+    if (s->answered) return 0; /* later DATA is dropped */
+    int32_t w = nghttp2_session_get_stream_local_window_size(s->conn->h2, s->id);
+    return s->rx + (w > 0 ? (size_t)w : 0);
+}
+
+static size_t claims(const pp_grpc_conn *c) {
+    size_t sum = 0;
+    for (const gstream *s = c->streams; s; s = s->next) sum += claim(s);
+    return sum;
+}
+
+static void note_buffered(pp_grpc_conn *c) {
+    if (c->buffered <= c->peak) return;
+    c->peak = c->buffered;
+    _Atomic size_t *p = c->lim->peak_buffered;
+    if (!p) return;
+    size_t old = atomic_load(p);
+    while (old < c->buffered && !atomic_compare_exchange_weak(p, &old, c->buffered)) {}
+}
+
+/* Grows s's message buffer to n bytes (n <= msg_len). */
+static int hold_bytes(gstream *s, size_t n) {
+    pp_grpc_conn *c = s->conn;
+    if (n <= s->msg_cap && s->msg) return 0;
+    uint8_t *p = realloc(s->msg, n ? n : 1);
+    if (!p) {
+        fail_call(s, PP_UNAVAILABLE, "out of memory");
+        return -1;
+    }
+    s->msg = p;
+    c->buffered += n - s->msg_cap;
+    s->msg_cap = n;
+    note_buffered(c);
+    return 0;
+}
+
+/* Admits s's message if its claim can grow to the whole message within the
+ * budget (and the process's admission gate lets it in): opens its window.
+ * Returns false when s must wait; true when it was admitted or answered. */
+static bool try_admit(gstream *s) {
+    pp_grpc_conn *c = s->conn;
+    size_t need = 5 + s->msg_len, have = claim(s), more = need > have ? need - have : 0;
+    pp_status st = {0};
+    if (more > INT32_MAX) { /* no HTTP/2 window can grant it */
+        unqueue(s);
+        pp_fail(&st, PP_TOO_LARGE, "message larger than a stream window (%zu bytes)", s->msg_len);
+        reply_error(s, &st);
+        return true;
+    }
+    if (more > 0 && claims(c) + more > c->lim->max_conn_buffered) return false;
+    unqueue(s);
+    if (pp_ingest_admit(c->lim->in, s->msg_len, &st) != 0) {
+        if (st.code != PP_UNAVAILABLE) st.code = PP_UNAVAILABLE;
+        if (st.retry_after_ms == 0) st.retry_after_ms = 1000;
+        reply_error(s, &st);
+        return true;
+    }
+    s->admitted = s->msg_len;
+    if (hold_bytes(s, s->msg_len) != 0) return true;
+    if (more > 0 && nghttp2_submit_window_update(c->h2, NGHTTP2_FLAG_NONE, s->id, (int32_t)more) != 0) {
+        fail_call(s, PP_UNAVAILABLE, "cannot open the stream's window");
+        return true;
+    }
+    s->last_activity = c->now; /* the stall timer runs from now */
+    return true;
+}
+
+/* Admits waiting streams, oldest first, while they fit. */
+static void pump(pp_grpc_conn *c) {
+    for (int i = 0; c->whead && i < 1 << 20; i++)
+        if (!try_admit(c->whead)) break;
+}
+
 /* The 5-byte prefix is complete: decide before buffering the body. */
 static void begin_message(gstream *s) {
     pp_grpc_conn *c = s->conn;
@@ -233,26 +362,24 @@ static void begin_message(gstream *s) {
         reply_error(s, &st);
         return;
     }
-    if (c->buffered + len > c->lim->max_conn_buffered) {
+    s->msg_len = len;
+    /* FIFO: behind waiting streams unless its window already covers it. */
+    if ((!c->whead || 5 + (size_t)len <= claim(s)) && try_admit(s)) return;
+    /* Wait for room, keeping what the stream's window lets through meanwhile.
+     * More than the budget only when the client was given more window than
+     * we planned (streams opened before it acknowledged our SETTINGS). */
+    size_t have = claim(s), hold = have - 5 < len ? have - 5 : len;
+    if (claims(c) > c->lim->max_conn_buffered) {
         pp_fail(&st, PP_UNAVAILABLE, "too much data in flight on this connection");
         st.retry_after_ms = 1000;
         reply_error(s, &st);
         return;
     }
-    if (pp_ingest_admit(c->lim->in, len, &st) != 0) {
-        if (st.code != PP_UNAVAILABLE) st.code = PP_UNAVAILABLE;
-        if (st.retry_after_ms == 0) st.retry_after_ms = 1000;
-        reply_error(s, &st);
-        return;
-    }
-    s->admitted = len;
-    s->msg = malloc(len ? len : 1);
-    if (!s->msg) {
-        fail_call(s, PP_UNAVAILABLE, "out of memory");
-        return;
-    }
-    s->msg_len = len;
-    c->buffered += len;
+    if (hold_bytes(s, hold) != 0) return;
+    s->waiting = true;
+    if (c->wtail) c->wtail->wnext = s;
+    else c->whead = s;
+    c->wtail = s;
 }
 
 static void on_body(gstream *s, const uint8_t *p, size_t n) {
@@ -265,7 +392,11 @@ static void on_body(gstream *s, const uint8_t *p, size_t n) {
             n -= k;
             if (s->prefix_got == 5) begin_message(s);
         } else if (s->msg_got < s->msg_len) {
-            size_t k = s->msg_len - s->msg_got < n ? s->msg_len - s->msg_got : n;
+            if (s->msg_got == s->msg_cap) { /* more than its window allowed (padding refunds) */
+                fail_call(s, PP_UNAVAILABLE, "too much data in flight on this connection");
+                break;
+            }
+            size_t k = s->msg_cap - s->msg_got < n ? s->msg_cap - s->msg_got : n;
             memcpy(s->msg + s->msg_got, p, k);
             s->msg_got += k;
             p += k;
@@ -420,11 +551,14 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *user
 
 static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t *data,
                          size_t len, void *user) {
-    (void)h2;
     (void)flags;
     pp_grpc_conn *c = user;
+    /* The connection window is only a formality: streams' windows bound what
+     * is held (see the top of this file). */
+    if (nghttp2_is_fatal(nghttp2_session_consume_connection(h2, len))) return NGHTTP2_ERR_CALLBACK_FAILURE;
     gstream *s = stream_of(c, id);
     if (!s || s->answered) return 0;
+    s->rx += len;
     s->last_activity = c->now;
     on_body(s, data, len);
     return 0;
@@ -488,17 +622,26 @@ pp_grpc_conn *pp_grpc_conn_new(const pp_grpc_limits *lim, int64_t now_ns) {
     nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_max_settings(opt, 32);
+    nghttp2_option_set_no_auto_window_update(opt, 1); /* flow control: see the top */
     int rc = nghttp2_session_server_new2(&c->h2, cb, c, opt);
     nghttp2_session_callbacks_del(cb);
     nghttp2_option_del(opt);
     if (rc != 0) goto fail;
+    pp_grpc_limits fit = *lim;
+    uint32_t window = lim->stream_window;
+    if (!window) {
+        pp_grpc_limits_fit(&fit);
+        window = fit.stream_window;
+    }
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, lim->max_streams},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, HEADER_LIST_MAX},
-        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window},
     };
+    size_t conn_window = lim->max_conn_buffered < INT32_MAX ? lim->max_conn_buffered : INT32_MAX;
+    if (conn_window < NGHTTP2_INITIAL_CONNECTION_WINDOW_SIZE) conn_window = NGHTTP2_INITIAL_CONNECTION_WINDOW_SIZE;
     if (nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 3) != 0 ||
-        nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, 4 << 20) != 0) {
+        nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, (int32_t)conn_window) != 0) {
         nghttp2_session_del(c->h2);
         goto fail;
     }
@@ -531,6 +674,7 @@ int pp_grpc_conn_feed(pp_grpc_conn *c, const uint8_t *buf, size_t len, int64_t n
         fail_conn(c, PP_GRPC_ERR_PROTOCOL, NGHTTP2_PROTOCOL_ERROR, nghttp2_strerror((int)rv));
         return -1;
     }
+    pump(c); /* messages processed above made room */
     return c->fatal ? -1 : 0;
 }
 
@@ -582,13 +726,14 @@ int pp_grpc_conn_tick(pp_grpc_conn *c, int64_t now) {
         return -1;
     }
     for (gstream *s = c->streams; s; s = s->next) {
-        if (!s->answered && now - s->last_activity > l->stream_stall_ns) {
+        if (!s->answered && !s->waiting && now - s->last_activity > l->stream_stall_ns) {
             count_error(c, PP_GRPC_ERR_TIMEOUT);
             s->answered = true;
             drop_body(s);
             nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
         }
     }
+    pump(c);
     if (l->idle_ns > 0 && c->nstreams == 0 && now - c->last_busy > l->idle_ns) pp_grpc_conn_goaway(c);
     if (l->age_ns > 0 && now - c->created > l->age_ns) {
         pp_grpc_conn_goaway(c);

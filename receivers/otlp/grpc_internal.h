@@ -5,6 +5,7 @@
 #ifndef PIPIT_GRPC_INTERNAL_H
 #define PIPIT_GRPC_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,14 +60,21 @@ typedef struct pp_grpc_limits {
     pp_ingest *in;
     size_t max_msg;              /* bytes, after decompression */
     uint32_t max_streams;        /* SETTINGS_MAX_CONCURRENT_STREAMS */
-    size_t max_conn_buffered;    /* body bytes held per connection */
+    size_t max_conn_buffered;    /* body bytes held per connection (see grpc_conn.c) */
+    uint32_t stream_window;      /* SETTINGS_INITIAL_WINDOW_SIZE; 0: pp_grpc_limits_fit's */
     int64_t preface_timeout_ns;  /* 10 s */
     int64_t stream_stall_ns;     /* 30 s */
     int64_t idle_ns, age_ns, age_grace_ns, ping_time_ns, ping_timeout_ns, min_ping_ns;
     bool permit_ping_without_stream;
     uint32_t max_resets_per_sec;
     pp_counter *errors[PP_GRPC_ERR_COUNT]; /* NULL entries allowed */
+    _Atomic size_t *peak_buffered; /* the most one connection held so far; may be NULL */
 } pp_grpc_limits;
+
+/* Chooses stream_window so that max_streams windows plus one maximal message
+ * fit in max_conn_buffered (at most 65535, the HTTP/2 default, at least 1024),
+ * raising max_conn_buffered when even 1024-byte windows would not fit. */
+void pp_grpc_limits_fit(pp_grpc_limits *l);
 
 typedef struct pp_grpc_conn pp_grpc_conn;
 
@@ -86,5 +94,10 @@ void pp_grpc_conn_goaway(pp_grpc_conn *c);
 bool pp_grpc_conn_done(const pp_grpc_conn *c);
 
 int64_t pp_grpc_now_ns(void); /* CLOCK_MONOTONIC */
+
+/* ---- grpc_server.c, for tests ---- */
+typedef struct pp_grpc_server pp_grpc_server;
+const pp_grpc_limits *pp_grpc_server_limits(const pp_grpc_server *s);
+size_t pp_grpc_server_peak_buffered(const pp_grpc_server *s);
 
 #endif

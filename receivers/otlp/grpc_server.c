@@ -82,6 +82,7 @@ struct pp_grpc_server {
     int nworkers;
     unsigned next_worker;
     bool stopped;
+    _Atomic size_t peak_buffered; /* see pp_grpc_limits */
 };
 
 /* ---- one connection on a worker ---- */
@@ -375,6 +376,8 @@ static void init_limits(pp_grpc_server *s, const pp_grpc_server_cfg *cfg, pp_ing
     l->max_streams = cfg->max_concurrent_streams > 0 ? (uint32_t)cfg->max_concurrent_streams : 100;
     /* Enough for a few maximal messages at once; the admission budget is the global bound. */
     l->max_conn_buffered = 4 * l->max_msg;
+    l->peak_buffered = &s->peak_buffered;
+    pp_grpc_limits_fit(l); /* the per-stream window; HTTP/2 flow control keeps to the budget */
     l->preface_timeout_ns = 10 * PP_GRPC_SEC;
     l->stream_stall_ns = 30 * PP_GRPC_SEC;
     l->idle_ns = cfg->keepalive.max_connection_idle_ns;
@@ -451,6 +454,12 @@ pp_grpc_server *pp_grpc_server_start(const pp_grpc_server_cfg *cfg, pp_ingest *i
 }
 
 int pp_grpc_server_port(const pp_grpc_server *s) { return s ? s->ls.port : -1; }
+
+const pp_grpc_limits *pp_grpc_server_limits(const pp_grpc_server *s) { return &s->lim; }
+
+size_t pp_grpc_server_peak_buffered(const pp_grpc_server *s) {
+    return atomic_load(&((pp_grpc_server *)(uintptr_t)s)->peak_buffered);
+}
 
 void pp_grpc_server_stop(pp_grpc_server *s, int64_t deadline_ns) {
     if (!s || s->stopped) return;

@@ -134,13 +134,8 @@ static void test_concurrent_streams(void **state) {
     tu_client cl;
     assert_int_equal(tu_client_connect(&cl, tu_srv->port), 0);
     tu_call calls[8];
-    memset(calls, 0, sizeof(calls));
-    for (int i = 0; i < 8; i++) {
-        calls[i].body = f;
-        calls[i].body_len = flen;
-        calls[i].end_stream = true;
-        tu_client_submit(&cl, &calls[i], TU_TRACES, "application/grpc", NULL);
-    }
+    tu_calls_fill(calls, 8, f, flen);
+    for (int i = 0; i < 8; i++) tu_client_submit(&cl, &calls[i], TU_TRACES, "application/grpc", NULL);
     assert_int_equal(tu_client_run(&cl, calls, 8, 10000), 8);
     for (int i = 0; i < 8; i++) assert_int_equal(calls[i].grpc_status, 0);
     tu_client_close(&cl);

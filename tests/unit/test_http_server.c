@@ -898,6 +898,64 @@ static void test_json_errors(void **state) {
     assert_int_equal(pp_counter_value(f->in.failed_decode[PP_TRACES]), 2);
 }
 
+/* The HTTP side of the JS SDK's forceFlush burst: 60 concurrent ~1 MiB
+ * POSTs, at most 6 connections (curl queues the rest, as the SDK's agent
+ * does). HTTP/1.1 has no flow control of its own: a busy server simply reads
+ * later (TCP backpressure). Every request must succeed. */
+static void test_burst_of_60_one_mib_posts(void **state) {
+    fx *f = *state;
+    start(f);
+    pp_batch *b = tu_make_traces(1, 1, 64, 5);
+    size_t n = 64 * (1u << 20) / pp_batch_encoded_size(b), len;
+    pp_batch_unref(b);
+    b = tu_make_traces(1, 1, n, 5);
+    uint8_t *body = pack(b, &len);
+    pp_batch_unref(b);
+    assert_true(len > (3u << 20) / 4 && len < (5u << 20) / 4);
+    enum { N = 60 };
+    CURLM *m = curl_multi_init();
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 6L);
+    CURL *h[N];
+    struct curl_slist *hdrs = curl_slist_append(NULL, PB[0]);
+    for (int i = 0; i < N; i++) {
+        h[i] = curl_easy_init();
+        curl_easy_setopt(h[i], CURLOPT_URL, f->url);
+        curl_easy_setopt(h[i], CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h[i], CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        curl_easy_setopt(h[i], CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(h[i], CURLOPT_TIMEOUT, 60L);
+        curl_multi_add_handle(m, h[i]);
+    }
+    int running = N;
+    for (int i = 0; running > 0 && i < 120000; i++) {
+        curl_multi_perform(m, &running);
+        if (running > 0) curl_multi_poll(m, NULL, 0, 50, NULL);
+    }
+    int ok = 0;
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+        long code = 0;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+        if (msg->msg == CURLMSG_DONE && msg->data.result == CURLE_OK && code == 200) ok++;
+        else print_error("POST: %s, HTTP %ld\n", curl_easy_strerror(msg->data.result), code);
+    }
+    long conns = 0, total = 0;
+    for (int i = 0; i < N; i++) {
+        curl_easy_getinfo(h[i], CURLINFO_NUM_CONNECTS, &conns);
+        total += conns;
+        curl_multi_remove_handle(m, h[i]);
+        curl_easy_cleanup(h[i]);
+    }
+    curl_multi_cleanup(m);
+    curl_slist_free_all(hdrs);
+    assert_int_equal(ok, N);
+    assert_true(total <= 6); /* several connections, reused: the rest queued */
+    assert_int_equal(f->traces.batches, N);
+    assert_int_equal(f->traces.items, N * n);
+    free(body);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_traces_protobuf_ok, setup, teardown),
@@ -922,6 +980,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_cors_preflight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cors_actual_request_and_response_headers, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_burst_of_60_one_mib_posts, setup, teardown),
     };
     curl_global_init(CURL_GLOBAL_ALL);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "receivers/otlp/grpc_internal.h"
 #include "testutil.h"
 
 /* ---- server side ---- */
@@ -24,6 +25,10 @@ static int sink_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
         rc = pp_fail(st, s->refuse_code ? s->refuse_code : PP_UNAVAILABLE, "queue full");
         st->retry_after_ms = s->retry_after_ms;
     } else {
+        if (s->delay_ms > 0) {
+            struct timespec d = {s->delay_ms / 1000, (long)(s->delay_ms % 1000) * 1000000L};
+            nanosleep(&d, NULL);
+        }
         if (s->batches++ == 0 && b->signal == PP_TRACES && b->traces->n_resource_spans) {
             const pp_span *sp = b->traces->resource_spans[0]->scope_spans[0]->spans[0];
             memcpy(s->first_trace_id, sp->trace_id.data, 16);
@@ -146,12 +151,15 @@ static int on_close(nghttp2_session *h2, int32_t id, uint32_t err, void *user) {
 static int on_frame(nghttp2_session *h2, const nghttp2_frame *f, void *user) {
     (void)h2;
     tu_client *cl = user;
+    if (f->hd.type == NGHTTP2_SETTINGS && !(f->hd.flags & NGHTTP2_FLAG_ACK)) cl->got_settings = true;
     if (f->hd.type == NGHTTP2_GOAWAY) {
         cl->goaway = true;
         cl->goaway_code = f->goaway.error_code;
     }
     return 0;
 }
+
+static void new_session(tu_client *cl);
 
 int tu_client_connect(tu_client *cl, int port) {
     memset(cl, 0, sizeof(*cl));
@@ -164,6 +172,17 @@ int tu_client_connect(tu_client *cl, int port) {
     }
     int one = 1;
     setsockopt(cl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    new_session(cl);
+    return 0;
+}
+
+void tu_client_mem(tu_client *cl) {
+    memset(cl, 0, sizeof(*cl));
+    cl->fd = -1;
+    new_session(cl);
+}
+
+static void new_session(tu_client *cl) {
     nghttp2_session_callbacks *cb;
     nghttp2_session_callbacks_new(&cb);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
@@ -173,12 +192,11 @@ int tu_client_connect(tu_client *cl, int port) {
     nghttp2_session_client_new(&cl->h2, cb, cl);
     nghttp2_session_callbacks_del(cb);
     nghttp2_submit_settings(cl->h2, NGHTTP2_FLAG_NONE, NULL, 0);
-    return 0;
 }
 
 void tu_client_close(tu_client *cl) {
     nghttp2_session_del(cl->h2);
-    close(cl->fd);
+    if (cl->fd >= 0) close(cl->fd);
 }
 
 static ssize_t read_body(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
@@ -219,26 +237,73 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Sends what the session has, then reads once (at most 50 ms). */
+static void client_step(tu_client *cl) {
+    const uint8_t *p;
+    ssize_t k;
+    while ((k = nghttp2_session_mem_send(cl->h2, &p)) > 0)
+        if (send(cl->fd, p, (size_t)k, MSG_NOSIGNAL) != k) cl->eof = true;
+    struct pollfd pfd = {.fd = cl->fd, .events = POLLIN};
+    if (cl->eof || poll(&pfd, 1, 50) <= 0) return;
+    uint8_t buf[16384];
+    ssize_t r = recv(cl->fd, buf, sizeof(buf), 0);
+    if (r <= 0 || nghttp2_session_mem_recv(cl->h2, buf, (size_t)r) < 0) cl->eof = true;
+}
+
+int tu_client_handshake(tu_client *cl, int timeout_ms) {
+    int64_t end = now_ms() + timeout_ms;
+    while (!cl->got_settings && !cl->eof && now_ms() < end) client_step(cl);
+    return cl->got_settings ? 0 : -1;
+}
+
 int tu_client_run(tu_client *cl, tu_call *calls, int n, int timeout_ms) {
     int64_t end = now_ms() + timeout_ms;
     for (;;) {
-        const uint8_t *p;
-        ssize_t k;
-        while ((k = nghttp2_session_mem_send(cl->h2, &p)) > 0)
-            if (send(cl->fd, p, (size_t)k, MSG_NOSIGNAL) != k) cl->eof = true;
         int closed = 0;
         for (int i = 0; i < n; i++) closed += calls[i].closed;
         if (closed == n || cl->eof || now_ms() >= end) return closed;
-        struct pollfd pfd = {.fd = cl->fd, .events = POLLIN};
-        if (poll(&pfd, 1, 50) <= 0) continue;
-        uint8_t buf[16384];
-        ssize_t r = recv(cl->fd, buf, sizeof(buf), 0);
-        if (r <= 0) {
-            cl->eof = true;
-            continue;
-        }
-        if (nghttp2_session_mem_recv(cl->h2, buf, (size_t)r) < 0) cl->eof = true;
+        client_step(cl);
     }
+}
+
+void tu_calls_fill(tu_call *calls, int n, const uint8_t *body, size_t len) {
+    memset(calls, 0, (size_t)n * sizeof(*calls));
+    for (int i = 0; i < n; i++) {
+        calls[i].body = body;
+        calls[i].body_len = len;
+        calls[i].end_stream = true;
+    }
+}
+
+int tu_client_burst(int port, tu_call *calls, int n, const uint8_t *body, size_t len, int timeout_ms) {
+    tu_client cl;
+    assert_int_equal(tu_client_connect(&cl, port), 0);
+    assert_int_equal(tu_client_handshake(&cl, 5000), 0);
+    tu_calls_fill(calls, n, body, len);
+    for (int i = 0; i < n; i++) tu_client_submit(&cl, &calls[i], TU_TRACES, "application/grpc", NULL);
+    int closed = tu_client_run(&cl, calls, n, timeout_ms);
+    tu_client_close(&cl);
+    return closed;
+}
+
+int tu_client_exchange(tu_client *cl, pp_grpc_conn *g, int64_t now_ns) {
+    for (int round = 0; round < 100000; round++) {
+        bool moved = false;
+        const uint8_t *p;
+        ssize_t k;
+        while ((k = nghttp2_session_mem_send(cl->h2, &p)) > 0) {
+            moved = true;
+            if (pp_grpc_conn_feed(g, p, (size_t)k, now_ns) != 0) return -1;
+        }
+        size_t n;
+        const uint8_t *out = pp_grpc_conn_output(g, &n);
+        if (n > 0) {
+            moved = true;
+            if (nghttp2_session_mem_recv(cl->h2, out, n) < 0) cl->eof = true;
+        }
+        if (!moved) return 0;
+    }
+    return 0;
 }
 
 void tu_call_once(int port, tu_call *c, const char *path, const char *ctype,

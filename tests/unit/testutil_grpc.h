@@ -24,6 +24,7 @@ typedef struct tu_sink {
     bool refuse;
     pp_code refuse_code; /* PP_OK: PP_UNAVAILABLE */
     uint32_t retry_after_ms;
+    int delay_ms; /* each batch blocks the calling thread this long */
 } tu_sink;
 
 typedef struct tu_server {
@@ -66,13 +67,16 @@ typedef struct tu_call {
 } tu_call;
 
 typedef struct tu_client {
-    int fd;
+    int fd; /* -1: in memory (tu_client_exchange) */
     nghttp2_session *h2;
-    bool goaway, eof;
+    bool goaway, eof, got_settings;
     uint32_t goaway_code;
 } tu_client;
 
 int tu_client_connect(tu_client *cl, int port); /* 0 or -1 */
+/* Waits (at most timeout_ms) for the server's SETTINGS, as gRPC clients do
+ * before their first call. 0 or -1. */
+int tu_client_handshake(tu_client *cl, int timeout_ms);
 void tu_client_close(tu_client *cl);
 /* Submits a POST; extra is a NULL-terminated name, value list. */
 void tu_client_submit(tu_client *cl, tu_call *c, const char *path, const char *ctype,
@@ -80,6 +84,11 @@ void tu_client_submit(tu_client *cl, tu_call *c, const char *path, const char *c
 /* Runs the session until every call in calls[0..n) is closed, the server
  * closes, or timeout_ms passes. Returns the number of closed calls. */
 int tu_client_run(tu_client *cl, tu_call *calls, int n, int timeout_ms);
+/* Zeroes calls[0..n) and gives each the same body, END_STREAM after it. */
+void tu_calls_fill(tu_call *calls, int n, const uint8_t *body, size_t len);
+/* n calls at once with the same body (a whole gRPC message) on one new
+ * connection, after the handshake; returns the number of closed calls. */
+int tu_client_burst(int port, tu_call *calls, int n, const uint8_t *body, size_t len, int timeout_ms);
 /* One call on a fresh connection. body: a whole gRPC message with prefix. */
 void tu_call_once(int port, tu_call *c, const char *path, const char *ctype,
                   const char *const *extra, const uint8_t *body, size_t len);
@@ -88,6 +97,13 @@ void tu_call_once(int port, tu_call *c, const char *path, const char *ctype,
 uint8_t *tu_grpc_frame(int flag, const uint8_t *msg, size_t n, size_t *out_len);
 /* An encoded ExportTraceServiceRequest with n spans (seed as tu_make_traces). */
 uint8_t *tu_traces_bytes(size_t n, uint32_t seed, size_t *len);
+
+/* ---- a client in memory, talking to a pp_grpc_conn (no socket, any clock) ---- */
+struct pp_grpc_conn;
+void tu_client_mem(tu_client *cl);
+/* Moves bytes both ways until neither side has more to say. Returns -1 when
+ * the server connection wants to close. */
+int tu_client_exchange(tu_client *cl, struct pp_grpc_conn *g, int64_t now_ns);
 
 /* ---- raw frames ---- */
 int tu_raw_connect(int port);

@@ -169,6 +169,7 @@ export class CheckedExporter {
     this.count = count;
     this.onExport = onExport;
     this.inflight = 0;
+    this.maxInflight = 0; // the most export() calls in flight at once
     this.exported = 0;
     this.handed = 0; // items the SDK has passed to export() so far
     this.calls = 0;
@@ -187,6 +188,7 @@ export class CheckedExporter {
       this.failures.push(`recording the expected data: ${e.stack}`);
     }
     this.inflight++;
+    this.maxInflight = Math.max(this.maxInflight, this.inflight);
     this.calls++;
     this.handed += n;
     this.inner.export(items, (result) => {

@@ -20,7 +20,12 @@ import {
 } from './common.mjs';
 
 const USAGE = `usage: send_traces.mjs --protocol grpc|http/protobuf|http/json --endpoint URL
-       [--compression none|gzip] [--traces N] [--spans-per-trace M] [--seed S] --out FILE`;
+       [--compression none|gzip] [--traces N] [--spans-per-trace M] [--seed S] [--burst] --out FILE
+
+--burst: let span making run far ahead of exporting (60 batches of 512 spans,
+about 1 MiB each), so that forceFlush sends them at once: 60 concurrent Export
+calls on one connection. Not more: past its concurrencyLimit (64) the SDK's
+exporter fails exports itself, before they reach the receiver.`;
 
 const args = parseCli({
   protocol: { type: 'string' },
@@ -30,6 +35,7 @@ const args = parseCli({
   'spans-per-trace': { type: 'string', default: '20' },
   seed: { type: 'string', default: '1' },
   out: { type: 'string' },
+  burst: { type: 'boolean', default: false },
 }, USAGE);
 checkTransportArgs(args, USAGE);
 const nTraces = Number(args.traces);
@@ -37,6 +43,8 @@ const perTrace = Number(args['spans-per-trace']);
 const seed = Number(args.seed);
 if (!(nTraces > 0 && perTrace > 0 && Number.isInteger(nTraces * perTrace))) die('bad --traces/--spans-per-trace');
 const total = nTraces * perTrace;
+const BATCH = 512;
+const backlog = args.burst ? 60 * BATCH : 4096; // spans made but not yet handed to the exporter
 
 const problems = installDiag(api);
 const rnd = prng(seed);
@@ -88,7 +96,7 @@ const provider = new BasicTracerProvider({
   idGenerator,
   spanProcessors: [new BatchSpanProcessor(exporter, {
     maxQueueSize: total + 1024,
-    maxExportBatchSize: 512,
+    maxExportBatchSize: BATCH,
     scheduledDelayMillis: 50,
     exportTimeoutMillis: 60000,
   })],
@@ -247,9 +255,10 @@ for (let t = 0; t < nTraces; t++) {
   // Pace the making to the exporting, as a real application's load would be:
   // the batch processor exports one batch at a time, but forceFlush sends all
   // that is queued at once, which would be a burst of hundreds of requests.
+  // --burst lets the queue grow to 60 batches, so forceFlush sends that burst.
   if ((t + 1) % 25 === 0) {
     await new Promise((r) => setImmediate(r));
-    for (let w = 0; expected.length - exporter.handed > 4096 && w < 600000; w++) await sleep(1);
+    for (let w = 0; expected.length - exporter.handed > backlog && w < 600000; w++) await sleep(1);
   }
 }
 const flushErrors = [];
@@ -279,4 +288,4 @@ if (errors.length > 0) {
   process.exit(1);
 }
 console.log(`send_traces: ${total} spans in ${exporter.calls} exports over ${args.protocol} ` +
-  `(${args.compression}) in ${secs.toFixed(2)}s`);
+  `(${args.compression}) in ${secs.toFixed(2)}s, at most ${exporter.maxInflight} in flight`);
