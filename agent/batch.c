@@ -68,7 +68,39 @@ static int validate_traces(const pp_traces_req *r, pp_status *st) {
     return 0;
 }
 
+/* protobuf-c keeps an unknown field whose tag has field number 0 when the tag
+ * is written in more than one byte, then writes it back in one byte, which it
+ * and every other decoder refuse: such a request would be accepted and never
+ * be deliverable. Field number 0 is invalid protobuf, so it is refused here.
+ * Found by tests/fuzz/fuzz_otlp_protobuf.c. */
+static bool has_field_zero(const ProtobufCMessage *m, int depth) {
+    if (depth > 128) return true; /* deeper than any OTLP message: refuse */
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0) return true;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned f = 0; f < d->n_fields; f++) {
+        const ProtobufCFieldDescriptor *fd = &d->fields[f];
+        if (fd->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+        const char *member = (const char *)m + fd->offset;
+        if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(const void *)((const char *)m + fd->quantifier_offset);
+            ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *)(const void *)member;
+            for (size_t k = 0; k < n; k++)
+                if (has_field_zero(items[k], depth + 1)) return true;
+            continue;
+        }
+        if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(const void *)((const char *)m + fd->quantifier_offset) != fd->id)
+            continue;
+        const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(const void *)member;
+        if (sub && has_field_zero(sub, depth + 1)) return true;
+    }
+    return false;
+}
+
 int pp_batch_validate(const pp_batch *b, pp_status *st) {
+    if (has_field_zero(b->msg, 0))
+        return pp_fail(st, PP_INVALID, "malformed protobuf: a field with number 0");
     return b->signal == PP_TRACES ? validate_traces(b->traces, st) : 0;
 }
 

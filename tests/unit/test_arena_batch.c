@@ -100,6 +100,28 @@ static void test_batch_borrow_keeps_parts_alive(void **state) {
     pp_batch_unref(merged);
 }
 
+/* A tag with field number 0 written in two bytes (0x85 0x00: wire type 5):
+ * protobuf-c would keep it and write back bytes no decoder accepts. */
+static void test_batch_decode_rejects_field_zero(void **state) {
+    (void)state;
+    pp_batch *src = tu_make_traces(1, 1, 1, 2);
+    size_t n = pp_batch_encoded_size(src);
+    uint8_t *buf = malloc(n + 6);
+    pp_batch_pack(src, buf);
+    memcpy(buf + n, "\x85\x00\x01\x02\x03\x04", 6);
+    pp_status st = {0};
+    assert_null(pp_batch_decode(PP_TRACES, buf, n + 6, &st));
+    assert_int_equal(st.code, PP_INVALID);
+    assert_non_null(strstr(st.msg, "number 0"));
+    /* The same bytes with a real unknown field (number 9) pass through. */
+    memcpy(buf + n, "\x4d\x01\x02\x03\x04", 5);
+    pp_batch *b = pp_batch_decode(PP_TRACES, buf, n + 5, &st);
+    assert_non_null(b);
+    pp_batch_unref(b);
+    free(buf);
+    pp_batch_unref(src);
+}
+
 static void test_empty_request_is_valid(void **state) {
     (void)state;
     pp_status st = {0};
@@ -117,6 +139,7 @@ int main(void) {
         cmocka_unit_test(test_batch_decode_rejects_garbage),
         cmocka_unit_test(test_batch_decode_rejects_bad_ids),
         cmocka_unit_test(test_batch_borrow_keeps_parts_alive),
+        cmocka_unit_test(test_batch_decode_rejects_field_zero),
         cmocka_unit_test(test_empty_request_is_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
