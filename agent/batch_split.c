@@ -10,6 +10,9 @@
 typedef struct builder {
     pp_signal signal;
     size_t max_items, room;
+    size_t max_bytes; /* 0: no cap on the encoded size */
+    size_t bytes;     /* upper bound on the encoded size of out (0 while empty) */
+    size_t oversize;  /* items that went alone because they alone pass max_bytes */
     pp_batch *out;
     const void *last_input; /* last input batch borrowed by out */
     const void *last_resource; /* source of out's last resource entry */
@@ -37,6 +40,7 @@ static int start_output(builder *bd) {
     bd->out = pp_batch_new(bd->signal, 4096);
     if (!bd->out) return -1;
     bd->room = bd->max_items ? bd->max_items : SIZE_MAX;
+    bd->bytes = 0;
     bd->last_input = bd->last_resource = bd->last_scope = NULL;
     bd->res_cap = bd->scope_cap = bd->metric_cap = 0;
     return 0;
@@ -80,11 +84,87 @@ static pp_resource_spans *out_resource_spans(builder *bd, const pp_resource_span
     return rs;
 }
 
+/* ---- the byte bound ----
+ *
+ * An embedded message costs its tag (1 byte: every field number involved is
+ * below 16), its length (a varint: at most 5 bytes below 2^35) and its body.
+ * The body of a resource, scope or metric entry is its packed size without
+ * its items (measured on a shallow copy whose item array is empty) plus the
+ * items', each again tag + length + body. Summing these with the varints
+ * counted at 5 bytes gives an upper bound of the request's packed size. */
+enum { ENTRY = 1 + 5, VARINT_GROWTH = 4 };
+
+static size_t packed(const void *msg) {
+    return protobuf_c_message_get_packed_size((const ProtobufCMessage *)msg);
+}
+
+static size_t item_cost(const void *item) { return packed(item) + ENTRY; }
+
+/* Fits items[0..take) (take >= 1) into the output after a header of hdr bytes.
+ * Returns how many fit (0: none, not even alone on an empty output) and sets
+ * *used to the output's bound with them. */
+static size_t fit_items(const builder *bd, void *const *items, size_t take, size_t hdr,
+                        size_t *used) {
+    size_t u = bd->bytes + hdr, k = 0;
+    for (; k < take; k++) {
+        size_t c = item_cost(items[k]);
+        if (u + c > bd->max_bytes) break;
+        u += c;
+    }
+    *used = u;
+    return k;
+}
+
+/* Decides how many of items[0..*take) go into the current output next.
+ * Returns 1 when the output must be finished first (it has items and not one
+ * more fits), else 0 with *take set and *close true when the output is full
+ * after them. An item too large alone goes alone. */
+static int bound_take(builder *bd, void *const *items, size_t *take, size_t hdr, bool *close) {
+    *close = false;
+    if (!bd->max_bytes) return 0;
+    size_t used, k = fit_items(bd, items, *take, hdr, &used);
+    if (k == 0) {
+        if (bd->bytes > 0) return 1;
+        bd->oversize++;
+        used += item_cost(items[0]);
+        k = 1;
+        *close = true;
+    } else if (k < *take) {
+        *close = true;
+    }
+    *take = k;
+    bd->bytes = used;
+    return 0;
+}
+
+static size_t resource_spans_header(const pp_resource_spans *rs) {
+    pp_resource_spans c = *rs;
+    c.n_scope_spans = 0;
+    c.scope_spans = NULL;
+    return packed(&c) + ENTRY;
+}
+
+static size_t scope_spans_header(const pp_scope_spans *ss) {
+    pp_scope_spans c = *ss;
+    c.n_spans = 0;
+    c.spans = NULL;
+    return packed(&c) + ENTRY;
+}
+
 static int add_spans(builder *bd, pp_batch *in, const pp_resource_spans *rs, const pp_scope_spans *ss) {
     size_t off = 0;
+    size_t scope_hdr = bd->max_bytes ? scope_spans_header(ss) : 0;
+    size_t res_hdr = bd->max_bytes ? resource_spans_header(rs) : 0;
     while (off < ss->n_spans) {
         size_t take = ss->n_spans - off;
         if (take > bd->room) take = bd->room;
+        bool close;
+        size_t hdr = scope_hdr + (bd->last_resource == rs ? 0 : res_hdr);
+        if (bound_take(bd, (void *const *)(ss->spans + off), &take, hdr, &close) != 0) {
+            int rc = finish_output(bd, true);
+            if (rc != 0) return rc;
+            continue;
+        }
         if (borrow(bd, in) != 0) return -1;
         pp_resource_spans *ors = out_resource_spans(bd, rs);
         pp_scope_spans *oss = ors ? pp_arena_alloc(bd->out->arena, sizeof(*oss)) : NULL;
@@ -97,7 +177,7 @@ static int add_spans(builder *bd, pp_batch *in, const pp_resource_spans *rs, con
             return -1;
         off += take;
         bd->room -= take;
-        if (bd->room == 0) {
+        if (bd->room == 0 || close) {
             int rc = finish_output(bd, true);
             if (rc != 0) return rc;
         }
@@ -210,13 +290,74 @@ static pp_scope_metrics *out_scope_metrics(builder *bd, const pp_resource_metric
     return osm;
 }
 
+static size_t resource_metrics_header(const pp_resource_metrics *rm) {
+    pp_resource_metrics c = *rm;
+    c.n_scope_metrics = 0;
+    c.scope_metrics = NULL;
+    return packed(&c) + ENTRY;
+}
+
+static size_t scope_metrics_header(const pp_scope_metrics *sm) {
+    pp_scope_metrics c = *sm;
+    c.n_metrics = 0;
+    c.metrics = NULL;
+    return packed(&c) + ENTRY;
+}
+
+/* A metric entry without points; its data message's length may grow from 1
+ * to 5 bytes once points are in. */
+static size_t metric_header(const pp_metric *m) {
+    pp_metric c = *m;
+    union {
+        Opentelemetry__Proto__Metrics__V1__Gauge gauge;
+        Opentelemetry__Proto__Metrics__V1__Sum sum;
+        Opentelemetry__Proto__Metrics__V1__Histogram histogram;
+        Opentelemetry__Proto__Metrics__V1__ExponentialHistogram exponential_histogram;
+        Opentelemetry__Proto__Metrics__V1__Summary summary;
+    } d;
+#define EMPTY(field)                    \
+    do {                                \
+        d.field = *m->field;            \
+        d.field.n_data_points = 0;      \
+        d.field.data_points = NULL;     \
+        c.field = &d.field;             \
+    } while (0)
+    switch (m->data_case) {
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE: EMPTY(gauge); break;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM: EMPTY(sum); break;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM: EMPTY(histogram); break;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
+        EMPTY(exponential_histogram);
+        break;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY: EMPTY(summary); break;
+    default: break;
+    }
+#undef EMPTY
+    return packed(&c) + ENTRY + VARINT_GROWTH;
+}
+
 static int add_metric(builder *bd, pp_batch *in, const pp_resource_metrics *rm,
                       const pp_scope_metrics *sm, const pp_metric *m) {
     size_t n, off = 0;
     void **points = metric_points(m, &n);
+    size_t res_hdr = 0, scope_hdr = 0, metric_hdr = 0;
+    if (bd->max_bytes && n > 0) {
+        res_hdr = resource_metrics_header(rm);
+        scope_hdr = scope_metrics_header(sm);
+        metric_hdr = metric_header(m);
+    }
     while (off < n) {
         size_t take = n - off;
         if (take > bd->room) take = bd->room;
+        bool close;
+        size_t hdr = metric_hdr;
+        if (bd->last_resource != rm) hdr += res_hdr + scope_hdr;
+        else if (bd->last_scope != sm) hdr += scope_hdr;
+        if (bound_take(bd, points + off, &take, hdr, &close) != 0) {
+            int rc = finish_output(bd, true);
+            if (rc != 0) return rc;
+            continue;
+        }
         if (borrow(bd, in) != 0) return -1;
         pp_scope_metrics *osm = out_scope_metrics(bd, rm, sm);
         pp_metric *om = osm ? metric_slice(bd->out->arena, m, points + off, take) : NULL;
@@ -225,7 +366,7 @@ static int add_metric(builder *bd, pp_batch *in, const pp_resource_metrics *rm,
             return -1;
         off += take;
         bd->room -= take;
-        if (bd->room == 0) {
+        if (bd->room == 0 || close) {
             int rc = finish_output(bd, true);
             if (rc != 0) return rc;
         }
@@ -248,17 +389,25 @@ static int add_metrics(builder *bd, pp_batch *in) {
     return 0;
 }
 
-int pp_batch_regroup(pp_batch *const *in, size_t n, size_t max_items, pp_batch_emit_fn emit,
-                     void *arg) {
+int pp_batch_regroup_bounded(pp_batch *const *in, size_t n, size_t max_items, size_t max_bytes,
+                             size_t *oversize, pp_batch_emit_fn emit, void *arg) {
+    if (oversize) *oversize = 0;
     if (n == 0) return 0;
-    builder bd = {.signal = in[0]->signal, .max_items = max_items, .emit = emit, .arg = arg};
+    builder bd = {.signal = in[0]->signal, .max_items = max_items, .max_bytes = max_bytes,
+                  .emit = emit, .arg = arg};
     if (start_output(&bd) != 0) return -1;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = bd.signal == PP_TRACES ? add_traces(&bd, in[i]) : add_metrics(&bd, in[i]);
+    if (oversize) *oversize = bd.oversize;
     if (rc == 0) return finish_output(&bd, false);
     pp_batch_unref(bd.out);
     return rc;
+}
+
+int pp_batch_regroup(pp_batch *const *in, size_t n, size_t max_items, pp_batch_emit_fn emit,
+                     void *arg) {
+    return pp_batch_regroup_bounded(in, n, max_items, 0, NULL, emit, arg);
 }
 
 typedef struct halves {

@@ -1,4 +1,5 @@
-/* batch_split.h -- regroup batches into batches of at most N items, by reference.
+/* batch_split.h -- regroup batches into batches of at most N items (and at
+ * most M encoded bytes), by reference.
  *
  * The output batches hold shallow copies of ResourceSpans/ScopeSpans (or
  * ResourceMetrics/ScopeMetrics/Metric) whose item arrays are slices of the
@@ -19,6 +20,16 @@ typedef int (*pp_batch_emit_fn)(pp_batch *out, void *arg);
  * function's non-zero value, or -1 when out of memory. */
 int pp_batch_regroup(pp_batch *const *in, size_t n, size_t max_items, pp_batch_emit_fn emit,
                      void *arg);
+
+/* As pp_batch_regroup, and besides no output's protobuf encoding (its
+ * Export*ServiceRequest) is larger than max_bytes (0 = no cap): an output
+ * ends before the span or data point that would pass it. The bound is
+ * computed from each item's packed size plus the resource / scope / metric
+ * headers and 6 bytes of tag and length per level (an upper bound, never an
+ * underestimate). An item that alone passes max_bytes goes alone in its own
+ * output, never dropped; *oversize (may be NULL) counts those. */
+int pp_batch_regroup_bounded(pp_batch *const *in, size_t n, size_t max_items, size_t max_bytes,
+                             size_t *oversize, pp_batch_emit_fn emit, void *arg);
 
 /* Splits one batch into two halves by item count (for an answer "too large").
  * Returns 0 with *first and *second set (each with refs = 1), or -1 when the

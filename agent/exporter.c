@@ -512,6 +512,62 @@ static int consume_stored(pp_exporter *e, pp_batch *b, pp_export_request *list, 
     return 0;
 }
 
+/* ops->max_request_bytes: splits every request of list whose batch encodes
+ * larger than the limit into halves (again and again) before anything is
+ * queued or sent. A single item stays as it is (the peer decides); when memory
+ * runs out the request is kept whole (the peer's TOO_LARGE path remains). */
+static pp_export_request *fit_request(pp_exporter *e, pp_export_request *r, size_t depth) {
+    size_t max = e->ops->max_request_bytes;
+    if (!r->batch || r->items < 2 || depth > 64) return r;
+    size_t size = pp_batch_encoded_size(r->batch);
+    if (size <= max) return r;
+    pp_batch *half[2];
+    if (pp_batch_halve(r->batch, &half[0], &half[1]) != 0) return r;
+    pp_export_request *part[2] = {NULL, NULL};
+    for (int h = 0; h < 2; h++) {
+        pp_status est = {0};
+        part[h] = e->ops->encode(e->ctx, half[h], &est);
+        pp_batch_unref(half[h]);
+    }
+    if (!part[0] || !part[1]) {
+        free_list(part[0]);
+        free_list(part[1]);
+        return r;
+    }
+    if (depth == 0) {
+        char sz[24], lim[24];
+        fmt_u(sz, sizeof(sz), size);
+        fmt_u(lim, sizeof(lim), max);
+        pp_log_debug(e->component, "request above max_request_bytes; splitting it before sending",
+                     "bytes", sz, "max_request_bytes", lim, NULL);
+    }
+    /* Each half and what its own encode made, in order, keeping r's shard. */
+    pp_export_request *head = NULL, **tail = &head;
+    for (int h = 0; h < 2; h++)
+        for (pp_export_request *q = part[h], *nx; q; q = nx) {
+            nx = q->next;
+            q->next = NULL;
+            q->shard = r->shard;
+            pp_export_request *f = fit_request(e, q, depth + 1);
+            *tail = f;
+            while (*tail) tail = &(*tail)->next;
+        }
+    pp_export_request_free(r);
+    return head;
+}
+
+static pp_export_request *fit_list(pp_exporter *e, pp_export_request *list) {
+    if (!e->ops->max_request_bytes) return list;
+    pp_export_request *head = NULL, **tail = &head;
+    for (pp_export_request *r = list, *nx; r; r = nx) {
+        nx = r->next;
+        r->next = NULL;
+        *tail = fit_request(e, r, 0);
+        while (*tail) tail = &(*tail)->next;
+    }
+    return head;
+}
+
 static int exporter_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
     pp_exporter *e = (pp_exporter *)self;
     if (b->items == 0) return 0;
@@ -528,6 +584,7 @@ static int exporter_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
         pp_counter_add(e->enqueue_failed[b->signal], b->items);
         return -1;
     }
+    list = fit_list(e, list);
 
     if (!e->cfg->sending_queue.enabled) {
         void *conn = conn_get(e);

@@ -22,6 +22,8 @@
  *              PERMANENT   drop "permanent_error", log the server's message
  *              TOO_LARGE   halve the batch, encode and send each half in
  *                          order; one item still too large: drop "too_large"
+ *   ops->max_request_bytes: a request whose batch encodes larger is halved
+ *   the same way in consume(), before it is queued, so the peer never sees it
  *              HOLD        the backend paused this kind of request (Sentry's
  *                          rate limits): not a failure; the request waits,
  *                          still stored, until ops->hold lets it go
@@ -207,6 +209,13 @@ typedef struct pp_exporter_ops {
     /* Optional. r is given up for reason ("permanent_error", ...), after the
      * exporter counted it: for an exporter's own per-kind accounting. */
     void (*dropped)(void *ctx, const pp_export_request *r, const char *reason);
+    /* Optional (0 = no limit). The largest protobuf-encoded (uncompressed)
+     * Export*ServiceRequest the peer accepts. A request whose batch encodes
+     * larger is halved (pp_batch_halve, then encode again) before it is
+     * queued or sent, until every part fits or holds a single item, instead
+     * of waiting for the peer's TOO_LARGE. Applies to requests that carry
+     * their batch (r->batch) and whose body is that batch's encoding (otlp). */
+    size_t max_request_bytes;
 } pp_exporter_ops;
 
 /* ---- storage behind the queue ---- */

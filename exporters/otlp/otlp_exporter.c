@@ -200,9 +200,14 @@ static void otlp_free_ctx(void *ctx) {
     free(x);
 }
 
+/* gRPC servers refuse messages over 4 MiB by default (the Collector's
+ * max_recv_msg_size_mib): split before that, with 64 KiB of headroom. */
+#define OTLP_MAX_REQUEST_BYTES ((4u << 20) - (64u << 10))
+
 static const pp_exporter_ops otlp_ops = {.encode = otlp_encode, .conn_new = otlp_conn_new,
                                          .conn_free = otlp_conn_free, .send = otlp_send,
-                                         .destroy = otlp_free_ctx};
+                                         .destroy = otlp_free_ctx,
+                                         .max_request_bytes = OTLP_MAX_REQUEST_BYTES};
 
 static const char *const paths[PP_SIGNAL_COUNT] = {
     "/opentelemetry.proto.collector.trace.v1.TraceService/Export",

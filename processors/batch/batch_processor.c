@@ -2,7 +2,10 @@
  *
  * Collects batches until send_batch_size items are pending or `timeout` has
  * passed since the first of them arrived, then sends them on as batches of at
- * most send_batch_max_size items. Merging is by reference (batch_split.h).
+ * most send_batch_max_size items and at most send_batch_max_bytes bytes of
+ * protobuf encoding (pipit extension; a single item larger than that goes
+ * alone and is counted in pipit_processor_oversize_items). Merging is by
+ * reference (batch_split.h).
  *
  * No loss: when the next component refuses (its queue is full), the merged
  * batch stays here and is retried on the next tick; new data is refused with
@@ -27,7 +30,10 @@ typedef struct batch_config {
     int64_t timeout_ns;
     int64_t send_batch_size;
     int64_t send_batch_max_size;
+    int64_t send_batch_max_bytes; /* pipit extension */
 } batch_config;
+
+#define MIN_MAX_BYTES 1024
 
 static const pp_cfg_field batch_schema[] = {
     {.key = "timeout", .type = PP_CFG_DURATION, .offset = offsetof(batch_config, timeout_ns),
@@ -37,6 +43,10 @@ static const pp_cfg_field batch_schema[] = {
     {.key = "send_batch_max_size", .type = PP_CFG_INT,
      .offset = offsetof(batch_config, send_batch_max_size), .min = 0, .max = INT32_MAX,
      .help = "upper bound on a batch's items (0: none); larger input is split"},
+    {.key = "send_batch_max_bytes", .type = PP_CFG_INT,
+     .offset = offsetof(batch_config, send_batch_max_bytes), .min = 0, .max = INT64_MAX,
+     .help = "pipit extension: upper bound on a batch's protobuf-encoded size (0: none; "
+             "default 3 MiB, under gRPC's 4 MiB)"},
     {.key = "metadata_keys", .type = PP_CFG_IGNORED},
     {.key = "metadata_cardinality_limit", .type = PP_CFG_IGNORED},
     {0},
@@ -47,6 +57,7 @@ static void batch_defaults(void *cfg) {
     c->timeout_ns = 200 * 1000000LL;
     c->send_batch_size = 8192;
     c->send_batch_max_size = 0;
+    c->send_batch_max_bytes = 3 * 1024 * 1024;
 }
 
 static size_t batch_validate(const void *cfg, const char *path, pp_diag *d) {
@@ -55,6 +66,11 @@ static size_t batch_validate(const void *cfg, const char *path, pp_diag *d) {
         pp_diag_error(d, path, 0,
                       "send_batch_max_size (%lld) must be 0 or at least send_batch_size (%lld)",
                       (long long)c->send_batch_max_size, (long long)c->send_batch_size);
+        return 1;
+    }
+    if (c->send_batch_max_bytes > 0 && c->send_batch_max_bytes < MIN_MAX_BYTES) {
+        pp_diag_error(d, path, 0, "send_batch_max_bytes (%lld) must be 0 or at least %d",
+                      (long long)c->send_batch_max_bytes, MIN_MAX_BYTES);
         return 1;
     }
     return 0;
@@ -103,7 +119,7 @@ typedef struct batch_proc {
 
     pp_tick tick;
 
-    pp_counter *size_trigger, *timeout_trigger, *refused, *dropped_shutdown;
+    pp_counter *size_trigger, *timeout_trigger, *refused, *dropped_shutdown, *oversize;
     pp_histogram *send_size;
 } batch_proc;
 
@@ -154,8 +170,12 @@ static void flush(batch_proc *p, pp_counter *trigger) {
 
     if (take.count > 0) {
         if (trigger) pp_counter_add(trigger, 1);
-        size_t max = (size_t)p->cfg->send_batch_max_size;
-        if (pp_batch_regroup(take.items, take.count, max, to_outbox, p) != 0) {
+        size_t max = (size_t)p->cfg->send_batch_max_size, oversize = 0;
+        int rc = pp_batch_regroup_bounded(take.items, take.count, max,
+                                          (size_t)p->cfg->send_batch_max_bytes, &oversize,
+                                          to_outbox, p);
+        if (oversize > 0) pp_counter_add(p->oversize, oversize);
+        if (rc != 0) {
             /* Out of memory while merging: keep the inputs themselves. */
             pp_log_error(p->component, "out of memory merging batches; sending them unmerged", NULL);
             for (size_t i = 0; i < take.count; i++) list_push(&p->outbox, pp_batch_ref(take.items[i]));
@@ -244,6 +264,10 @@ static void *batch_create(const pp_create_params *cp, pp_status *st) {
                                 "Items refused (the client was asked to retry) because the next "
                                 "component was not taking data.",
                                 rl);
+    p->oversize = pp_counter_get(m, "pipit_processor_oversize_items",
+                                 "Items sent alone because each is larger than "
+                                 "send_batch_max_bytes.",
+                                 rl);
     p->dropped_shutdown = pp_drops_counter(m, p->component, cp->signal, "shutdown_deadline");
     return p;
 }

@@ -126,6 +126,7 @@ typedef struct fake {
     int sends;
     size_t arrived;        /* items in OK answers */
     size_t max_items_seen;
+    size_t max_len_seen;   /* largest body sent (fake_encode does not compress) */
     int conns;
     int64_t hold_odd_until; /* hold(): requests of an odd item count wait until then */
     int holds_first;        /* hold() calls with first = true that said "wait" */
@@ -179,6 +180,7 @@ static void fake_send(void *ctx, void *conn, const pp_export_request *r,
     f->sends++;
     if (r->items % 2 == 1 && mono() < f->hold_odd_until) f->odd_sent_early++;
     if (r->items > f->max_items_seen) f->max_items_seen = r->items;
+    if (r->len > f->max_len_seen) f->max_len_seen = r->len;
     if (f->too_large_over && r->items > f->too_large_over) {
         pp_send_result_set(res, PP_SEND_TOO_LARGE, "message larger than max");
     } else {
@@ -214,6 +216,11 @@ static void fake_dropped(void *ctx, const pp_export_request *r, const char *reas
 static const pp_exporter_ops fake_hold_ops = {.encode = fake_encode, .conn_new = fake_conn_new,
                                               .conn_free = fake_conn_free, .send = fake_send,
                                               .hold = fake_hold, .dropped = fake_dropped};
+
+/* A peer that takes at most 4000 bytes, and says so. */
+static const pp_exporter_ops fake_capped_ops = {.encode = fake_encode, .conn_new = fake_conn_new,
+                                                .conn_free = fake_conn_free, .send = fake_send,
+                                                .max_request_bytes = 4000};
 
 typedef struct rig {
     pp_host host;
@@ -421,6 +428,55 @@ static void test_too_large_splits(void **state) {
     assert_int_equal(all_dropped(r), 0);
     /* 10 -> 5+5 -> (2+3)+(2+3): 1 + 2 + 4 sends. */
     assert_int_equal(r->f.sends, 7);
+    rig_free(r);
+}
+
+static int consume_fat_spans(rig *r, size_t n, size_t bytes, pp_status *st) {
+    uint64_t rng = n;
+    pp_batch *b = tu_make_traces(1, 1, n, (uint32_t)n);
+    tu_fatten_spans(b, bytes, bytes, &rng);
+    pp_status_clear(st);
+    int rc = pp_consume(pp_exporter_consumer(r->e, PP_TRACES), b, st);
+    pp_batch_unref(b);
+    return rc;
+}
+
+static void test_over_max_request_bytes_split_before_sending(void **state) {
+    (void)state;
+    for (int sync = 0; sync < 2; sync++) {
+        rig *r = rig_new();
+        r->ops = &fake_capped_ops;
+        r->cfg.sending_queue.enabled = sync == 0;
+        r->f.too_large_over = 0;
+        r->f.dflt.outcome = PP_SEND_OK;
+        rig_start(r);
+        pp_status st;
+        /* 40 spans of about 560 bytes: 22 kB in one batch. */
+        assert_int_equal(consume_fat_spans(r, 40, 500, &st), 0);
+        await_arrived(r, 40);
+        rig_shutdown(r, 5 * SEC);
+        assert_int_equal(r->f.arrived, 40);
+        assert_int_equal(counter(r, "otelcol_exporter_sent_spans"), 40);
+        assert_int_equal(all_dropped(r), 0);
+        /* The peer never saw a request over the limit, nor had to refuse one:
+         * 40 -> 20 -> 10 -> 5 spans of ~2.8 kB: 8 sends. */
+        assert_true(r->f.max_len_seen <= 4000);
+        assert_true(r->f.max_len_seen > 2000);
+        assert_int_equal(r->f.sends, 8);
+        rig_free(r);
+    }
+    /* A single span over the limit is sent as it is: the peer decides. */
+    rig *r = rig_new();
+    r->ops = &fake_capped_ops;
+    r->cfg.sending_queue.enabled = false;
+    r->f.dflt.outcome = PP_SEND_OK;
+    rig_start(r);
+    pp_status st;
+    assert_int_equal(consume_fat_spans(r, 1, 6000, &st), 0);
+    assert_int_equal(r->f.arrived, 1);
+    assert_int_equal(r->f.sends, 1);
+    assert_true(r->f.max_len_seen > 6000);
+    rig_shutdown(r, 5 * SEC);
     rig_free(r);
 }
 
@@ -743,6 +799,7 @@ int main(void) {
         cmocka_unit_test(test_permanent_error_dropped_and_logged),
         cmocka_unit_test(test_too_large_splits),
         cmocka_unit_test(test_single_item_too_large_dropped),
+        cmocka_unit_test(test_over_max_request_bytes_split_before_sending),
         cmocka_unit_test(test_partial_success_counted),
         cmocka_unit_test(test_retries_exhausted),
         cmocka_unit_test(test_breaker_opens_waits_and_closes),

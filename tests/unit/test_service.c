@@ -79,6 +79,7 @@ typedef struct fake_exp {
     char id[64];
     int batches;
     size_t items[PP_SIGNAL_COUNT];
+    size_t max_encoded; /* the largest protobuf encoding of a batch received */
     pp_batch *last;
 } fake_exp;
 static int exp_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
@@ -86,6 +87,8 @@ static int exp_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
     if (e->cfg->refuse) return pp_fail(st, PP_UNAVAILABLE, "full");
     e->batches++;
     e->items[b->signal] += b->items;
+    size_t len = pp_batch_encoded_size(b);
+    if (len > e->max_encoded) e->max_encoded = len;
     e->last = b; /* identity only: never dereferenced after the call */
     return 0;
 }
@@ -285,6 +288,109 @@ static void test_batch_processor_drains_at_shutdown(void **state) {
     world_free(w);
 }
 
+/* Feeds n batches of `spans` spans with lo..hi bytes of attributes each, then
+ * shuts down (which flushes) and returns the exporter's view. */
+static void feed_big(world *w, int n, size_t spans, size_t lo, size_t hi) {
+    pp_status st = {0};
+    uint64_t rng = 11;
+    assert_int_equal(pp_service_start(w->svc, &st), 0);
+    for (int i = 0; i < n; i++) {
+        pp_batch *in = tu_make_traces(1, 2, spans, (uint32_t)i);
+        tu_fatten_spans(in, lo, hi, &rng);
+        assert_int_equal(pp_consume(last_recv->next[PP_TRACES], in, &st), 0);
+        pp_batch_unref(in);
+    }
+    w->host.shutdown_deadline_ns = mono_ns() + 1000000000LL;
+    pp_service_shutdown(w->svc);
+}
+
+static uint64_t oversize_items(world *w) {
+    const char *l[] = {"processor", "batch", "signal", "traces", NULL};
+    return pp_counter_value(pp_counter_get(w->host.metrics, "pipit_processor_oversize_items", "", l));
+}
+
+static void test_batch_processor_byte_cap(void **state) {
+    (void)state;
+    world *w = world_new("receivers: {frecv: }\n"
+                         "processors: {batch: {timeout: 1h, send_batch_size: 1000000,\n"
+                         "                     send_batch_max_bytes: 20000}}\n"
+                         "exporters: {fexp: }\n"
+                         "service:\n"
+                         "  pipelines:\n"
+                         "    traces: {receivers: [frecv], processors: [batch], exporters: [fexp]}\n");
+    feed_big(w, 6, 10, 200, 2500); /* 120 spans, about 160 kB */
+    fake_exp *e = pp_service_instance(w->svc, PP_EXPORTER, "fexp", NULL);
+    assert_int_equal(e->items[PP_TRACES], 120);
+    assert_true(e->batches >= 8); /* 160 kB cannot go in fewer batches of 20 kB */
+    assert_true(e->max_encoded <= 20000);
+    assert_true(e->max_encoded > 10000); /* merged, not sent one by one */
+    assert_int_equal(oversize_items(w), 0);
+    world_free(w);
+
+    /* Spans of 30 kB each are over the cap: each goes alone, none is lost. */
+    w = world_new("receivers: {frecv: }\n"
+                  "processors: {batch: {timeout: 1h, send_batch_size: 1000000,\n"
+                  "                     send_batch_max_bytes: 20000}}\n"
+                  "exporters: {fexp: }\n"
+                  "service:\n"
+                  "  pipelines:\n"
+                  "    traces: {receivers: [frecv], processors: [batch], exporters: [fexp]}\n");
+    feed_big(w, 1, 2, 30000, 30000);
+    e = pp_service_instance(w->svc, PP_EXPORTER, "fexp", NULL);
+    assert_int_equal(e->items[PP_TRACES], 4);
+    assert_int_equal(e->batches, 4);
+    assert_int_equal(oversize_items(w), 4);
+    world_free(w);
+}
+
+static void test_batch_processor_byte_cap_default(void **state) {
+    (void)state;
+    /* No key: 3 MiB. 5 x 8 spans of 100 kB = 4 MB, held until shutdown. */
+    world *w = world_new("receivers: {frecv: }\n"
+                         "processors: {batch: {timeout: 1h, send_batch_size: 1000000}}\n"
+                         "exporters: {fexp: }\n"
+                         "service:\n"
+                         "  pipelines:\n"
+                         "    traces: {receivers: [frecv], processors: [batch], exporters: [fexp]}\n");
+    feed_big(w, 5, 4, 100000, 100000);
+    fake_exp *e = pp_service_instance(w->svc, PP_EXPORTER, "fexp", NULL);
+    assert_int_equal(e->items[PP_TRACES], 40);
+    assert_int_equal(e->batches, 2);
+    assert_true(e->max_encoded <= 3145728);
+    assert_true(e->max_encoded > 3000000);
+    world_free(w);
+
+    /* 0: no cap, one batch. */
+    w = world_new("receivers: {frecv: }\n"
+                  "processors: {batch: {timeout: 1h, send_batch_size: 1000000, send_batch_max_bytes: 0}}\n"
+                  "exporters: {fexp: }\n"
+                  "service:\n"
+                  "  pipelines:\n"
+                  "    traces: {receivers: [frecv], processors: [batch], exporters: [fexp]}\n");
+    feed_big(w, 5, 4, 100000, 100000);
+    e = pp_service_instance(w->svc, PP_EXPORTER, "fexp", NULL);
+    assert_int_equal(e->items[PP_TRACES], 40);
+    assert_int_equal(e->batches, 1);
+    world_free(w);
+}
+
+static void test_batch_processor_byte_cap_validation(void **state) {
+    (void)state;
+    static const char *const ok[] = {"send_batch_max_bytes: 0\n", "send_batch_max_bytes: 1024\n",
+                                     "send_batch_max_bytes: 4194304\n"};
+    static const char *const bad[] = {"send_batch_max_bytes: 1000\n", "send_batch_max_bytes: -1\n",
+                                      "send_batch_max_bytes: lots\n"};
+    for (size_t i = 0; i < 3; i++) {
+        pp_diag d;
+        pp_diag_init(&d);
+        assert_int_equal(tu_comp_check(PP_PROCESSOR, "batch", ok[i], &d), 0);
+        pp_diag_free(&d);
+        pp_diag_init(&d);
+        assert_true(tu_comp_check(PP_PROCESSOR, "batch", bad[i], &d) >= 1);
+        pp_diag_free(&d);
+    }
+}
+
 static void test_batch_processor_counts_loss_at_deadline(void **state) {
     (void)state;
     world *w = world_new("receivers: {frecv: }\n"
@@ -317,6 +423,9 @@ int main(void) {
         cmocka_unit_test(test_connector_links_pipelines),
         cmocka_unit_test(test_refusal_reaches_receiver),
         cmocka_unit_test(test_batch_processor_drains_at_shutdown),
+        cmocka_unit_test(test_batch_processor_byte_cap),
+        cmocka_unit_test(test_batch_processor_byte_cap_default),
+        cmocka_unit_test(test_batch_processor_byte_cap_validation),
         cmocka_unit_test(test_batch_processor_counts_loss_at_deadline),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

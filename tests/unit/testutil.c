@@ -752,3 +752,24 @@ tu_world *tu_keeper_world(const char *yaml) {
     assert_int_equal(pp_service_start(w->svc, &st), 0);
     return w;
 }
+
+void tu_fatten_spans(pp_batch *b, size_t lo, size_t hi, uint64_t *rng) {
+    pp_arena *a = b->arena;
+    const pp_traces_req *r = b->traces;
+    for (size_t i = 0; i < r->n_resource_spans; i++)
+        for (size_t j = 0; j < r->resource_spans[i]->n_scope_spans; j++) {
+            pp_scope_spans *ss = r->resource_spans[i]->scope_spans[j];
+            for (size_t k = 0; k < ss->n_spans; k++) {
+                pp_span *sp = ss->spans[k];
+                size_t len = lo + (hi > lo ? (size_t)(tu_rand(rng) % (hi - lo + 1)) : 0);
+                char *pad = pp_arena_alloc(a, len + 1);
+                memset(pad, 'x', len);
+                pad[len] = '\0';
+                pp_key_value **attrs = tu_ptrs(a, sp->n_attributes + 1);
+                for (size_t x = 0; x < sp->n_attributes; x++) attrs[x] = sp->attributes[x];
+                attrs[sp->n_attributes] = tu_kv(a, "pad", tu_any_str(a, pad));
+                sp->attributes = attrs;
+                sp->n_attributes++;
+            }
+        }
+}
