@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Deeper than any sane OTLP message (the JSON decoder allows 64 nested
+ * AnyValues, about 140 message levels). */
+#define MAX_DEPTH 256
+
 const char *pp_signal_name(pp_signal s) {
     switch (s) {
     case PP_TRACES: return "traces";
@@ -74,7 +78,7 @@ static int validate_traces(const pp_traces_req *r, pp_status *st) {
  * be deliverable. Field number 0 is invalid protobuf, so it is refused here.
  * Found by tests/fuzz/fuzz_otlp_protobuf.c. */
 static bool has_field_zero(const ProtobufCMessage *m, int depth) {
-    if (depth > 128) return true; /* deeper than any OTLP message: refuse */
+    if (depth > MAX_DEPTH) return true; /* check_depth refused these already */
     for (unsigned i = 0; i < m->n_unknown_fields; i++)
         if (m->unknown_fields[i].tag == 0) return true;
     const ProtobufCMessageDescriptor *d = m->descriptor;
@@ -104,7 +108,79 @@ int pp_batch_validate(const pp_batch *b, pp_status *st) {
     return b->signal == PP_TRACES ? validate_traces(b->traces, st) : 0;
 }
 
+static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* protobuf-c unpacks nested messages recursively with no depth limit: a
+ * request of a few MiB nesting ArrayValues 300 000 deep overflows the stack.
+ * This walks the encoding iteratively, entering only message-typed fields of
+ * the schema, and refuses nesting deeper than MAX_DEPTH before protobuf-c
+ * sees it. Malformed encodings are left for protobuf-c to report. */
+static int check_depth(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t len,
+                       pp_status *st) {
+    struct level {
+        const uint8_t *end;
+        const ProtobufCMessageDescriptor *desc;
+    } stack[MAX_DEPTH];
+    int top = 0;
+    stack[0].end = p + len;
+    stack[0].desc = desc;
+    for (;;) {
+        while (p == stack[top].end) {
+            if (top == 0) return 0;
+            top--;
+        }
+        const uint8_t *end = stack[top].end;
+        uint64_t tag, n;
+        if (!read_varint(&p, end, &tag)) return 0;
+        switch (tag & 7) {
+        case 0:
+            if (!read_varint(&p, end, &n)) return 0;
+            break;
+        case 1:
+            if (end - p < 8) return 0;
+            p += 8;
+            break;
+        case 5:
+            if (end - p < 4) return 0;
+            p += 4;
+            break;
+        case 2: {
+            if (!read_varint(&p, end, &n) || n > (uint64_t)(end - p)) return 0;
+            const ProtobufCFieldDescriptor *fd =
+                tag >> 3 <= UINT32_MAX
+                    ? protobuf_c_message_descriptor_get_field(stack[top].desc, (unsigned)(tag >> 3))
+                    : NULL;
+            if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE) {
+                if (top + 1 >= MAX_DEPTH)
+                    return pp_fail(st, PP_INVALID,
+                                   "malformed protobuf: messages nested deeper than %d levels",
+                                   MAX_DEPTH);
+                top++;
+                stack[top].end = p + n;
+                stack[top].desc = fd->descriptor;
+            } else {
+                p += n;
+            }
+            break;
+        }
+        default: return 0; /* groups and invalid wire types: protobuf-c refuses them */
+        }
+    }
+}
+
 pp_batch *pp_batch_decode(pp_signal sig, const uint8_t *buf, size_t len, pp_status *st) {
+    if (check_depth(request_desc(sig), buf, len, st) != 0) return NULL;
     /* Decoded OTLP takes roughly 2-4x its encoded size in memory. */
     pp_arena *arena = pp_arena_new(len * 3 + 1024);
     pp_batch *b = calloc(1, sizeof(*b));

@@ -122,6 +122,68 @@ static void test_batch_decode_rejects_field_zero(void **state) {
     pp_batch_unref(src);
 }
 
+/* Writes v as a protobuf varint at p; returns the bytes written. */
+static size_t put_varint(uint8_t *p, uint64_t v) {
+    size_t n = 0;
+    do {
+        p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return n;
+}
+
+/* protobuf-c unpacks recursively: 200 000 nested ArrayValues in a span
+ * attribute would overflow the stack. Decoding must refuse it instead. */
+static void test_batch_decode_refuses_deep_nesting(void **state) {
+    (void)state;
+    enum { DEPTH = 200000 };
+    size_t cap = (size_t)DEPTH * 16 + 256;
+    uint8_t *a = malloc(cap), *b = malloc(cap);
+    size_t len = 0; /* the innermost AnyValue is empty */
+    for (int i = 0; i < DEPTH; i++) {
+        /* ArrayValue{values: <a>} then AnyValue{array_value: <that>}, built into b */
+        size_t n = 0;
+        b[n++] = 0x0a;
+        n += put_varint(b + n, len);
+        memcpy(b + n, a, len);
+        n += len;
+        a[0] = 0x2a;
+        size_t m = 1 + put_varint(a + 1, n);
+        memcpy(a + m, b, n);
+        len = m + n;
+    }
+    /* KeyValue{key "k", value} inside a Span inside Scope/ResourceSpans. */
+    uint8_t *req = malloc(len + 128);
+    size_t n = 0;
+    uint8_t kv_head[16], span_head[64];
+    size_t kvh = 0, kv_len = 3 + 1 + put_varint(kv_head, len) + len;
+    kvh = put_varint(kv_head, len);
+    size_t sh = 0;
+    span_head[sh++] = 0x0a; span_head[sh++] = 16;
+    for (int i = 0; i < 16; i++) span_head[sh++] = (uint8_t)(i + 1);
+    span_head[sh++] = 0x12; span_head[sh++] = 8;
+    for (int i = 0; i < 8; i++) span_head[sh++] = (uint8_t)(i + 1);
+    span_head[sh++] = 0x4a;
+    sh += put_varint(span_head + sh, kv_len);
+    size_t span_len = sh + kv_len;
+    size_t ss_len = 1 + put_varint(req, span_len) + span_len;
+    size_t rs_len = 1 + put_varint(req, ss_len) + ss_len;
+    req[n++] = 0x0a; n += put_varint(req + n, rs_len);
+    req[n++] = 0x12; n += put_varint(req + n, ss_len);
+    req[n++] = 0x12; n += put_varint(req + n, span_len);
+    memcpy(req + n, span_head, sh); n += sh;
+    req[n++] = 0x0a; req[n++] = 1; req[n++] = 'k';
+    req[n++] = 0x12; memcpy(req + n, kv_head, kvh); n += kvh;
+    memcpy(req + n, a, len); n += len;
+    pp_status st = {0};
+    assert_null(pp_batch_decode(PP_TRACES, req, n, &st));
+    assert_int_equal(st.code, PP_INVALID);
+    assert_non_null(strstr(st.msg, "nested deeper"));
+    free(a);
+    free(b);
+    free(req);
+}
+
 static void test_empty_request_is_valid(void **state) {
     (void)state;
     pp_status st = {0};
@@ -140,6 +202,7 @@ int main(void) {
         cmocka_unit_test(test_batch_decode_rejects_bad_ids),
         cmocka_unit_test(test_batch_borrow_keeps_parts_alive),
         cmocka_unit_test(test_batch_decode_rejects_field_zero),
+        cmocka_unit_test(test_batch_decode_refuses_deep_nesting),
         cmocka_unit_test(test_empty_request_is_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
