@@ -14,6 +14,15 @@
 // --allow-duplicates accepts an item delivered more than once (at-least-once
 // delivery across a backend that stops mid-request); they are still counted
 // and printed, and nothing may be missing or differ.
+// --order (with an --expected file from send_traces.mjs --sequential, whose
+// records are in the order the sender had them acknowledged): the items must
+// also arrive in that order. Taken in file order, every item seen for the
+// first time must be the next one expected (nothing passes an older item). With
+// --allow-duplicates, repeats must be in-order replays of the newest items: a
+// run of repeats is consecutive expected items, ascending, and it ends with the
+// newest item delivered so far (a request the backend wrote but whose answer
+// was lost, sent again from the queue head, before anything newer). The same
+// request may be replayed more than once (several runs). Every run is printed.
 
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -25,8 +34,9 @@ const args = parseCli({
   actual: { type: 'string' },
   'count-only': { type: 'boolean' },
   'allow-duplicates': { type: 'boolean' },
+  order: { type: 'boolean' },
   'max-diffs': { type: 'string', default: '30' },
-}, 'usage: check.mjs --expected FILE --actual FILE [--count-only] [--max-diffs N]');
+}, 'usage: check.mjs --expected FILE --actual FILE [--count-only] [--allow-duplicates] [--order] [--max-diffs N]');
 if (!args.actual || (!args.expected && !args['count-only'])) die('--expected and --actual are required');
 
 const MAX_DIFFS = Number(args['max-diffs']);
@@ -208,14 +218,23 @@ async function main() {
 
   let header = null;
   const expected = new Map();
+  const position = new Map(); // key -> index in the expected file
   for await (const [n, line] of lines(args.expected)) {
     const rec = JSON.parse(line);
     if (!header) { header = rec; continue; }
     const key = header.signal === 'traces' ? spanKey(rec) : pointKey(rec);
     if (expected.has(key)) throw new Error(`${args.expected}:${n}: two expected items with key ${key}`);
+    position.set(key, expected.size);
     expected.set(key, rec);
   }
   if (!header) die(`${args.expected} is empty`);
+  if (args.order && !header.sequential) die(`--order needs an --expected file from send_traces.mjs --sequential`);
+  // --order: the next first-time item expected; the current run of repeats.
+  let nextNew = 0;
+  let orderErrors = 0;
+  let prevDup = -1; // expected index of the previous item if it was a repeat
+  const runs = []; // [first index, length, distance back from nextNew]
+  const orderNote = (msg) => { orderErrors++; note(msg); };
   if (expected.size !== header.count) die(`${args.expected}: header says ${header.count} items, file has ${expected.size}`);
   const traces = header.signal === 'traces';
   const resources = header.resources.map((r) => canonical(r));
@@ -246,12 +265,31 @@ async function main() {
         note(`${path}: unexpected ${traces ? 'span' : 'data point'} ${key}`);
         continue;
       }
+      const at = position.get(key);
       if (seen.has(key)) {
         duplicates++;
         note(`${path}: ${key} delivered more than once`);
+        if (args.order) {
+          if (prevDup >= 0 && at === prevDup + 1) runs[runs.length - 1][1]++;
+          else {
+            if (prevDup >= 0 && prevDup + 1 !== nextNew) {
+              orderNote(`${path}: a replay stops at item ${prevDup}, short of the newest ${nextNew - 1}`);
+            }
+            runs.push([at, 1, nextNew - at]);
+          }
+          prevDup = at;
+        }
         continue;
       }
       seen.add(key);
+      if (args.order) {
+        if (prevDup >= 0 && prevDup + 1 !== nextNew) {
+          orderNote(`${path}: a replay stops at item ${prevDup}, short of the newest ${nextNew - 1}`);
+        }
+        prevDup = -1;
+        if (at !== nextNew) orderNote(`${path}: out of order: item ${at} (${key}) arrived when ${nextNew} was next`);
+        nextNew = at + 1;
+      }
       const before = ndiffs;
       const r = canonical(resource);
       if (r !== resources[want.resource]) {
@@ -272,17 +310,25 @@ async function main() {
     `${header.temporality ? `, ${header.temporality}` : ''}): expected ${expected.size} ${what}, ` +
     `file has ${actualCount} in ${requests} requests`;
   const dupsOk = args['allow-duplicates'] && actualCount === expected.size + duplicates;
-  if (ndiffs === duplicates && dupsOk && seen.size === expected.size) {
-    console.log(`check: OK ${summary}, every field equal, ${duplicates} duplicate(s) allowed`);
+  let ordered = '';
+  if (args.order) {
+    const back = runs.reduce((m, r) => Math.max(m, r[2]), 0);
+    ordered = `, in acknowledgement order${runs.length ? ` (${runs.length} in-order replay run(s) ` +
+      `[${runs.slice(0, 10).map(([a, l, b]) => `${l} items from #${a}, ${b} back`).join('; ')}` +
+      `${runs.length > 10 ? '; ...' : ''}], at most ${back} items back)` : ''}`;
+  }
+  if (ndiffs === duplicates && dupsOk && seen.size === expected.size && orderErrors === 0) {
+    console.log(`check: OK ${summary}, every field equal${ordered}, ${duplicates} duplicate(s) allowed`);
     return 0;
   }
   if (ndiffs === 0 && actualCount === expected.size && seen.size === expected.size) {
-    console.log(`check: OK ${summary}, every field equal`);
+    console.log(`check: OK ${summary}, every field equal${ordered}`);
     return 0;
   }
   console.error(`check: MISMATCH ${summary}`);
   console.error(`  missing ${missing.length}, unexpected ${unexpected}, duplicated ${duplicates}, ` +
-    `with differing fields ${missingFields}; ${ndiffs} difference(s), first ${diffs.length}:`);
+    `with differing fields ${missingFields}, out of order ${orderErrors}; ${ndiffs} difference(s), ` +
+    `first ${diffs.length}:`);
   for (const d of diffs) console.error(`  ${d}`);
   return 1;
 }
