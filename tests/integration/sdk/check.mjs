@@ -14,15 +14,18 @@
 // --allow-duplicates accepts an item delivered more than once (at-least-once
 // delivery across a backend that stops mid-request); they are still counted
 // and printed, and nothing may be missing or differ.
-// --order (with an --expected file from send_traces.mjs --sequential, whose
-// records are in the order the sender had them acknowledged): the items must
-// also arrive in that order. Taken in file order, every item seen for the
-// first time must be the next one expected (nothing passes an older item). With
-// --allow-duplicates, repeats must be in-order replays of the newest items: a
-// run of repeats is consecutive expected items, ascending, and it ends with the
-// newest item delivered so far (a request the backend wrote but whose answer
-// was lost, sent again from the queue head, before anything newer). The same
-// request may be replayed more than once (several runs). Every run is printed.
+// --order (traces, with an --expected file from send_traces.mjs --sequential:
+// one trace per request, the records in the order the sender had them
+// acknowledged): the traces must also arrive in that order. The unit is a
+// trace within one request (one line of --actual); the order of spans inside
+// a request is the encoder's (the SDK groups them by scope), not a queue's.
+// Taken in file order, every trace seen for the first time must be the next
+// one expected (nothing passes an older trace). With --allow-duplicates,
+// repeats must be in-order replays of the newest traces: a run of repeats is
+// consecutive expected traces, ascending, ending with the newest trace
+// delivered so far (a request the backend wrote but whose answer was lost,
+// sent again from the queue head before anything newer). The same request may
+// be replayed more than once (several runs). Every run is printed.
 
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -218,17 +221,20 @@ async function main() {
 
   let header = null;
   const expected = new Map();
-  const position = new Map(); // key -> index in the expected file
+  const position = new Map(); // trace id -> index of the trace in the expected file
   for await (const [n, line] of lines(args.expected)) {
     const rec = JSON.parse(line);
     if (!header) { header = rec; continue; }
     const key = header.signal === 'traces' ? spanKey(rec) : pointKey(rec);
     if (expected.has(key)) throw new Error(`${args.expected}:${n}: two expected items with key ${key}`);
-    position.set(key, expected.size);
+    if (header.signal === 'traces' && !position.has(rec.traceId)) position.set(rec.traceId, position.size);
     expected.set(key, rec);
   }
   if (!header) die(`${args.expected} is empty`);
-  if (args.order && !header.sequential) die(`--order needs an --expected file from send_traces.mjs --sequential`);
+  if (args.order && !(header.signal === 'traces' && header.sequential)) {
+    die('--order needs an --expected file from send_traces.mjs --sequential');
+  }
+  const seenTraces = new Set();
   // --order: the next first-time item expected; the current run of repeats.
   let nextNew = 0;
   let orderErrors = 0;
@@ -254,6 +260,7 @@ async function main() {
       continue;
     }
     const items = traces ? spansOf(req, `line ${n}`) : pointsOf(req, `line ${n}`);
+    const lineTraces = new Set(); // --order: the traces of this request so far
     if (!traces && req.resourceSpans) note(`line ${n}: a traces request in a metrics run`);
     if (traces && req.resourceMetrics) note(`line ${n}: a metrics request in a traces run`);
     for (const [path, resource, item] of items) {
@@ -265,31 +272,35 @@ async function main() {
         note(`${path}: unexpected ${traces ? 'span' : 'data point'} ${key}`);
         continue;
       }
-      const at = position.get(key);
-      if (seen.has(key)) {
-        duplicates++;
-        note(`${path}: ${key} delivered more than once`);
-        if (args.order) {
+      if (args.order && !lineTraces.has(item.traceId)) {
+        // The first span of this trace in this request: one unit of order.
+        lineTraces.add(item.traceId);
+        const at = position.get(item.traceId);
+        if (seenTraces.has(item.traceId)) {
           if (prevDup >= 0 && at === prevDup + 1) runs[runs.length - 1][1]++;
           else {
             if (prevDup >= 0 && prevDup + 1 !== nextNew) {
-              orderNote(`${path}: a replay stops at item ${prevDup}, short of the newest ${nextNew - 1}`);
+              orderNote(`${path}: a replay stops at trace #${prevDup}, short of the newest #${nextNew - 1}`);
             }
             runs.push([at, 1, nextNew - at]);
           }
           prevDup = at;
+        } else {
+          seenTraces.add(item.traceId);
+          if (prevDup >= 0 && prevDup + 1 !== nextNew) {
+            orderNote(`${path}: a replay stops at trace #${prevDup}, short of the newest #${nextNew - 1}`);
+          }
+          prevDup = -1;
+          if (at !== nextNew) orderNote(`${path}: out of order: trace #${at} (${item.traceId}) arrived when #${nextNew} was next`);
+          nextNew = Math.max(nextNew, at + 1);
         }
+      }
+      if (seen.has(key)) {
+        duplicates++;
+        note(`${path}: ${key} delivered more than once`);
         continue;
       }
       seen.add(key);
-      if (args.order) {
-        if (prevDup >= 0 && prevDup + 1 !== nextNew) {
-          orderNote(`${path}: a replay stops at item ${prevDup}, short of the newest ${nextNew - 1}`);
-        }
-        prevDup = -1;
-        if (at !== nextNew) orderNote(`${path}: out of order: item ${at} (${key}) arrived when ${nextNew} was next`);
-        nextNew = at + 1;
-      }
       const before = ndiffs;
       const r = canonical(resource);
       if (r !== resources[want.resource]) {
@@ -313,9 +324,9 @@ async function main() {
   let ordered = '';
   if (args.order) {
     const back = runs.reduce((m, r) => Math.max(m, r[2]), 0);
-    ordered = `, in acknowledgement order${runs.length ? ` (${runs.length} in-order replay run(s) ` +
-      `[${runs.slice(0, 10).map(([a, l, b]) => `${l} items from #${a}, ${b} back`).join('; ')}` +
-      `${runs.length > 10 ? '; ...' : ''}], at most ${back} items back)` : ''}`;
+    ordered = `, ${nextNew} traces in acknowledgement order${runs.length ? ` (${runs.length} in-order replay run(s) ` +
+      `[${runs.slice(0, 10).map(([a, l, b]) => `${l} trace(s) from #${a}, ${b} back`).join('; ')}` +
+      `${runs.length > 10 ? '; ...' : ''}], at most ${back} traces back)` : ''}`;
   }
   if (ndiffs === duplicates && dupsOk && seen.size === expected.size && orderErrors === 0) {
     console.log(`check: OK ${summary}, every field equal${ordered}, ${duplicates} duplicate(s) allowed`);
