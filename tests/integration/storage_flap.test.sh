@@ -5,9 +5,11 @@
 # agent's own count (otelcol_exporter_sent_spans) each span was delivered
 # once. Delivery is at least once: a request the backend wrote but whose
 # answer was lost when it stopped is sent again, so check.mjs accepts
-# duplicates here (and the test prints how many). Order across requests is the queue's (unit-tested in
-# test_storage.c: FIFO per shard across memory and disk); the SDK itself
-# sends several requests at once, so arrival order is not checked here.
+# duplicates here (and the test prints how many). The SDK sends several
+# requests at once here and the agent has 4 consumers, so arrival order is not
+# checked; storage_order.test.sh checks order end to end (sequential sender,
+# num_consumers: 1, the same flapping), and test_storage.c unit-tests FIFO per
+# shard across memory and disk.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/storage_lib.sh"
 sdk_require

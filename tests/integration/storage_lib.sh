@@ -70,7 +70,7 @@ exporters:
     sending_queue:
       storage: file_storage
       durability: $durability
-      num_consumers: 4
+      num_consumers: ${AGENT_CONSUMERS:-4}
     retry_on_failure:
       initial_interval: 50ms
       max_interval: 200ms

@@ -2,7 +2,7 @@
 # Durable queue, issue 6 test (1): the backend is down while the SDK sends
 # 20 000 spans (100 000 in the issue; 20 000 keeps the suite within its time
 # budget on two cores and exercises the same paths: breaker open, spill,
-# replay); the agent acknowledges them, spills them to SQLite, and when the
+# replay; storage_outage_100k.test.sh is the full 100 000); the agent acknowledges them, spills them to SQLite, and when the
 # backend comes up every span arrives exactly once, every field intact.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/storage_lib.sh"

@@ -14,6 +14,18 @@
 // --allow-duplicates accepts an item delivered more than once (at-least-once
 // delivery across a backend that stops mid-request); they are still counted
 // and printed, and nothing may be missing or differ.
+// --order (traces, with an --expected file from send_traces.mjs --sequential:
+// one trace per request, the records in the order the sender had them
+// acknowledged): the traces must also arrive in that order. The unit is a
+// trace within one request (one line of --actual); the order of spans inside
+// a request is the encoder's (the SDK groups them by scope), not a queue's.
+// Taken in file order, every trace seen for the first time must be the next
+// one expected (nothing passes an older trace). With --allow-duplicates,
+// repeats must be in-order replays of the newest traces: a run of repeats is
+// consecutive expected traces, ascending, ending with the newest trace
+// delivered so far (a request the backend wrote but whose answer was lost,
+// sent again from the queue head before anything newer). The same request may
+// be replayed more than once (several runs). Every run is printed.
 
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -25,8 +37,9 @@ const args = parseCli({
   actual: { type: 'string' },
   'count-only': { type: 'boolean' },
   'allow-duplicates': { type: 'boolean' },
+  order: { type: 'boolean' },
   'max-diffs': { type: 'string', default: '30' },
-}, 'usage: check.mjs --expected FILE --actual FILE [--count-only] [--max-diffs N]');
+}, 'usage: check.mjs --expected FILE --actual FILE [--count-only] [--allow-duplicates] [--order] [--max-diffs N]');
 if (!args.actual || (!args.expected && !args['count-only'])) die('--expected and --actual are required');
 
 const MAX_DIFFS = Number(args['max-diffs']);
@@ -208,14 +221,26 @@ async function main() {
 
   let header = null;
   const expected = new Map();
+  const position = new Map(); // trace id -> index of the trace in the expected file
   for await (const [n, line] of lines(args.expected)) {
     const rec = JSON.parse(line);
     if (!header) { header = rec; continue; }
     const key = header.signal === 'traces' ? spanKey(rec) : pointKey(rec);
     if (expected.has(key)) throw new Error(`${args.expected}:${n}: two expected items with key ${key}`);
+    if (header.signal === 'traces' && !position.has(rec.traceId)) position.set(rec.traceId, position.size);
     expected.set(key, rec);
   }
   if (!header) die(`${args.expected} is empty`);
+  if (args.order && !(header.signal === 'traces' && header.sequential)) {
+    die('--order needs an --expected file from send_traces.mjs --sequential');
+  }
+  const seenTraces = new Set();
+  // --order: the next first-time item expected; the current run of repeats.
+  let nextNew = 0;
+  let orderErrors = 0;
+  let prevDup = -1; // expected index of the previous item if it was a repeat
+  const runs = []; // [first index, length, distance back from nextNew]
+  const orderNote = (msg) => { orderErrors++; note(msg); };
   if (expected.size !== header.count) die(`${args.expected}: header says ${header.count} items, file has ${expected.size}`);
   const traces = header.signal === 'traces';
   const resources = header.resources.map((r) => canonical(r));
@@ -235,6 +260,7 @@ async function main() {
       continue;
     }
     const items = traces ? spansOf(req, `line ${n}`) : pointsOf(req, `line ${n}`);
+    const lineTraces = new Set(); // --order: the traces of this request so far
     if (!traces && req.resourceSpans) note(`line ${n}: a traces request in a metrics run`);
     if (traces && req.resourceMetrics) note(`line ${n}: a metrics request in a traces run`);
     for (const [path, resource, item] of items) {
@@ -245,6 +271,29 @@ async function main() {
         unexpected++;
         note(`${path}: unexpected ${traces ? 'span' : 'data point'} ${key}`);
         continue;
+      }
+      if (args.order && !lineTraces.has(item.traceId)) {
+        // The first span of this trace in this request: one unit of order.
+        lineTraces.add(item.traceId);
+        const at = position.get(item.traceId);
+        if (seenTraces.has(item.traceId)) {
+          if (prevDup >= 0 && at === prevDup + 1) runs[runs.length - 1][1]++;
+          else {
+            if (prevDup >= 0 && prevDup + 1 !== nextNew) {
+              orderNote(`${path}: a replay stops at trace #${prevDup}, short of the newest #${nextNew - 1}`);
+            }
+            runs.push([at, 1, nextNew - at]);
+          }
+          prevDup = at;
+        } else {
+          seenTraces.add(item.traceId);
+          if (prevDup >= 0 && prevDup + 1 !== nextNew) {
+            orderNote(`${path}: a replay stops at trace #${prevDup}, short of the newest #${nextNew - 1}`);
+          }
+          prevDup = -1;
+          if (at !== nextNew) orderNote(`${path}: out of order: trace #${at} (${item.traceId}) arrived when #${nextNew} was next`);
+          nextNew = Math.max(nextNew, at + 1);
+        }
       }
       if (seen.has(key)) {
         duplicates++;
@@ -272,17 +321,25 @@ async function main() {
     `${header.temporality ? `, ${header.temporality}` : ''}): expected ${expected.size} ${what}, ` +
     `file has ${actualCount} in ${requests} requests`;
   const dupsOk = args['allow-duplicates'] && actualCount === expected.size + duplicates;
-  if (ndiffs === duplicates && dupsOk && seen.size === expected.size) {
-    console.log(`check: OK ${summary}, every field equal, ${duplicates} duplicate(s) allowed`);
+  let ordered = '';
+  if (args.order) {
+    const back = runs.reduce((m, r) => Math.max(m, r[2]), 0);
+    ordered = `, ${nextNew} traces in acknowledgement order${runs.length ? ` (${runs.length} in-order replay run(s) ` +
+      `[${runs.slice(0, 10).map(([a, l, b]) => `${l} trace(s) from #${a}, ${b} back`).join('; ')}` +
+      `${runs.length > 10 ? '; ...' : ''}], at most ${back} traces back)` : ''}`;
+  }
+  if (ndiffs === duplicates && dupsOk && seen.size === expected.size && orderErrors === 0) {
+    console.log(`check: OK ${summary}, every field equal${ordered}, ${duplicates} duplicate(s) allowed`);
     return 0;
   }
   if (ndiffs === 0 && actualCount === expected.size && seen.size === expected.size) {
-    console.log(`check: OK ${summary}, every field equal`);
+    console.log(`check: OK ${summary}, every field equal${ordered}`);
     return 0;
   }
   console.error(`check: MISMATCH ${summary}`);
   console.error(`  missing ${missing.length}, unexpected ${unexpected}, duplicated ${duplicates}, ` +
-    `with differing fields ${missingFields}; ${ndiffs} difference(s), first ${diffs.length}:`);
+    `with differing fields ${missingFields}, out of order ${orderErrors}; ${ndiffs} difference(s), ` +
+    `first ${diffs.length}:`);
   for (const d of diffs) console.error(`  ${d}`);
   return 1;
 }

@@ -20,12 +20,23 @@ import {
 } from './common.mjs';
 
 const USAGE = `usage: send_traces.mjs --protocol grpc|http/protobuf|http/json --endpoint URL
-       [--compression none|gzip] [--traces N] [--spans-per-trace M] [--seed S] [--burst] --out FILE
+       [--compression none|gzip] [--traces N] [--spans-per-trace M] [--seed S] [--burst]
+       [--batch N] [--sequential [--interval-ms MS]] --out FILE
 
 --burst: let span making run far ahead of exporting (60 batches of 512 spans,
 about 1 MiB each), so that forceFlush sends them at once: 60 concurrent Export
 calls on one connection. Not more: past its concurrencyLimit (64) the SDK's
-exporter fails exports itself, before they reach the receiver.`;
+exporter fails exports itself, before they reach the receiver.
+
+--batch: spans per export of the batch processor (default 512); bigger
+batches mean fewer requests for the same spans.
+
+--sequential: no batch processor: each trace is one export request, and the
+next trace is made only once the previous request was acknowledged, so at most
+one request is ever in flight, on one connection. The acknowledgement order is
+then the order of --out, and check.mjs --order can check that the receiving
+end got the spans in that order. --interval-ms waits that long between two
+requests (to spread them over a time window).`;
 
 const args = parseCli({
   protocol: { type: 'string' },
@@ -36,6 +47,9 @@ const args = parseCli({
   seed: { type: 'string', default: '1' },
   out: { type: 'string' },
   burst: { type: 'boolean', default: false },
+  batch: { type: 'string', default: '512' },
+  sequential: { type: 'boolean', default: false },
+  'interval-ms': { type: 'string', default: '0' },
 }, USAGE);
 checkTransportArgs(args, USAGE);
 const nTraces = Number(args.traces);
@@ -43,7 +57,12 @@ const perTrace = Number(args['spans-per-trace']);
 const seed = Number(args.seed);
 if (!(nTraces > 0 && perTrace > 0 && Number.isInteger(nTraces * perTrace))) die('bad --traces/--spans-per-trace');
 const total = nTraces * perTrace;
-const BATCH = 512;
+const BATCH = Number(args.batch);
+const sequential = args.sequential;
+const intervalMs = Number(args['interval-ms']);
+if (!(BATCH > 0 && Number.isInteger(BATCH))) die('bad --batch');
+if (!(intervalMs >= 0)) die('bad --interval-ms');
+if (sequential && args.burst) die('--sequential and --burst exclude each other');
 const backlog = args.burst ? 60 * BATCH : 4096; // spans made but not yet handed to the exporter
 
 const problems = installDiag(api);
@@ -91,10 +110,16 @@ const idGenerator = {
   },
 };
 
+// --sequential: ended spans collect here, and the main loop exports each
+// trace itself, one request at a time.
+const ended = [];
+const collector = {
+  onStart() {}, onEnd(span) { ended.push(span); }, forceFlush: async () => {}, shutdown: async () => {},
+};
 const provider = new BasicTracerProvider({
   resource,
   idGenerator,
-  spanProcessors: [new BatchSpanProcessor(exporter, {
+  spanProcessors: [sequential ? collector : new BatchSpanProcessor(exporter, {
     maxQueueSize: total + 1024,
     maxExportBatchSize: BATCH,
     scheduledDelayMillis: 50,
@@ -252,6 +277,13 @@ function makeTrace(t) {
 const began = Date.now();
 for (let t = 0; t < nTraces; t++) {
   makeTrace(t);
+  if (sequential) {
+    const batch = ended.splice(0);
+    if (batch.length !== perTrace) die(`trace ${t}: ${batch.length} spans ended, expected ${perTrace}`);
+    await new Promise((resolve) => exporter.export(batch, resolve));
+    if (intervalMs > 0 && t + 1 < nTraces) await sleep(intervalMs);
+    continue;
+  }
   // Pace the making to the exporting, as a real application's load would be:
   // the batch processor exports one batch at a time, but forceFlush sends all
   // that is queued at once, which would be a burst of hundreds of requests.
@@ -269,6 +301,13 @@ for (const step of ['forceFlush', 'shutdown']) {
     flushErrors.push(`${step}: ${[e].flat().map((x) => x?.stack ?? String(x)).join('; ')}`);
   }
 }
+if (sequential) {
+  try {
+    await exporter.shutdown(); // the provider's shutdown only reached the collector
+  } catch (e) {
+    flushErrors.push(`exporter shutdown: ${e?.stack ?? String(e)}`);
+  }
+}
 const secs = (Date.now() - began) / 1000;
 
 const header = {
@@ -276,6 +315,8 @@ const header = {
   protocol: args.protocol,
   compression: args.compression,
   count: total,
+  // --sequential: the records are in acknowledgement order (check.mjs --order)
+  sequential,
   resources: [{ attributes: attrsFromJs(resource.attributes), schemaUrl: SCHEMA_URL }],
 };
 await writeLines(args.out, header, expected);
