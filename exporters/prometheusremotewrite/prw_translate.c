@@ -547,6 +547,13 @@ static void resource(ctx *c, const pp_resource_metrics *rm) {
 
 Prometheus__WriteRequest *pp_prw_translate(const pp_metrics_req *req, const pp_prw_options *o,
                                            pp_arena *arena, pp_prw_stats *stats) {
+    return pp_prw_translate_hashed(req, o, arena, stats, NULL);
+}
+
+Prometheus__WriteRequest *pp_prw_translate_hashed(const pp_metrics_req *req, const pp_prw_options *o,
+                                                  pp_arena *arena, pp_prw_stats *stats,
+                                                  const uint64_t **series_hash) {
+    if (series_hash) *series_hash = NULL;
     pp_prw_stats dummy = {0};
     ctx c = {.o = o, .a = arena, .st = stats ? stats : &dummy};
     Prometheus__WriteRequest *wr = pp_arena_alloc(arena, sizeof(*wr));
@@ -559,7 +566,7 @@ Prometheus__WriteRequest *pp_prw_translate(const pp_metrics_req *req, const pp_p
     for (size_t r = 0; req && r < req->n_resource_metrics && !c.oom; r++)
         resource(&c, req->resource_metrics[r]);
     c.oom = c.oom || c.base.oom || c.work.oom || c.scope.oom;
-    if (!c.oom && pp_prw_table_finish(c.tbl, wr) != 0) c.oom = true;
+    if (!c.oom && pp_prw_table_finish(c.tbl, wr, series_hash) != 0) c.oom = true;
     if (!c.oom && c.n_meta) {
         wr->metadata = pp_arena_alloc(arena, c.n_meta * sizeof(*wr->metadata));
         if (wr->metadata) memcpy(wr->metadata, c.meta, c.n_meta * sizeof(*wr->metadata));
@@ -574,5 +581,6 @@ Prometheus__WriteRequest *pp_prw_translate(const pp_metrics_req *req, const pp_p
     pp_prw_lset_free(&c.work);
     free(c.attrs);
     free(c.meta);
+    if (c.oom && series_hash) *series_hash = NULL;
     return c.oom ? NULL : wr;
 }

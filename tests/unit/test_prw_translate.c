@@ -670,6 +670,21 @@ static void test_series_hash(void **state) {
     assert_true(h0 != pp_prw_series_hash(w1->timeseries[1]));
     assert_true(h0 != pp_prw_series_hash(w1->timeseries[2]));
     assert_true(pp_prw_series_hash(w1->timeseries[1]) != pp_prw_series_hash(w1->timeseries[2]));
+    /* The lookup's hashes, handed out for sharding, are the same values;
+     * histogram buckets (label sets built per bucket) included. */
+    pp_metric *h = histogram("lat", "ms", CUMULATIVE);
+    pp_histogram_point *hp = hpoint(T0, 2, (double[]){1, 5}, (uint64_t[]){2, 3, 5}, 10);
+    LIST(hp->n_attributes, hp->attributes, kv("z", "1"), kv("a", "2"), kv("M", "3"));
+    LIST(h->histogram->n_data_points, h->histogram->data_points, hp);
+    const uint64_t *hv = NULL;
+    Prometheus__WriteRequest *w3 = pp_prw_translate_hashed(REQ(NO_RES, m, h), &o, A, NULL, &hv);
+    assert_non_null(w3);
+    assert_non_null(hv);
+    assert_int_equal(w3->n_timeseries, 3 + 4); /* g x 3, le=1, le=5, le=+Inf, _count */
+    for (size_t i = 0; i < w3->n_timeseries; i++) assert_true(hv[i] == pp_prw_series_hash(w3->timeseries[i]));
+    const uint64_t *none = (const uint64_t *)1;
+    assert_non_null(pp_prw_translate_hashed(REQ(NO_RES, gauge("empty", "")), &o, A, NULL, &none));
+    assert_null(none);
 }
 
 static void test_invalid_name_and_no_value(void **state) {
