@@ -153,6 +153,11 @@ static void share_items(pp_prw_part *head, size_t points) {
 
 int pp_prw_encode(const Prometheus__WriteRequest *wr, size_t nshards, size_t max_bytes,
                   size_t points, pp_prw_part **out) {
+    return pp_prw_encode_hashed(wr, NULL, nshards, max_bytes, points, out);
+}
+
+int pp_prw_encode_hashed(const Prometheus__WriteRequest *wr, const uint64_t *series_hash,
+                         size_t nshards, size_t max_bytes, size_t points, pp_prw_part **out) {
     *out = NULL;
     if (nshards == 0) nshards = 1;
     size_t n = wr->n_timeseries, nm = wr->n_metadata;
@@ -166,7 +171,11 @@ int pp_prw_encode(const Prometheus__WriteRequest *wr, size_t nshards, size_t max
         goto done;
     }
     /* Counting sort by shard, stable: series keep their order in a shard. */
-    for (size_t i = 0; i < n; i++) start[(shard[i] = pp_prw_shard_of(wr->timeseries[i], nshards)) + 1]++;
+    for (size_t i = 0; i < n; i++) {
+        shard[i] = !series_hash ? pp_prw_shard_of(wr->timeseries[i], nshards)
+                   : nshards > 1 ? 1 + series_hash[i] % nshards : 1;
+        start[shard[i] + 1]++;
+    }
     for (size_t s = 1; s <= nshards + 1; s++) start[s] += start[s - 1];
     for (size_t i = 0; i < n; i++) {
         const ProtobufCMessage *m = &wr->timeseries[i]->base;

@@ -43,6 +43,11 @@ uint64_t pp_prw_shard_of(const Prometheus__TimeSeries *ts, size_t nshards);
  * memory (nothing allocated). */
 int pp_prw_encode(const Prometheus__WriteRequest *wr, size_t nshards, size_t max_bytes,
                   size_t points, pp_prw_part **out);
+/* pp_prw_encode with the series' hashes given (series_hash[i] ==
+ * pp_prw_series_hash(wr->timeseries[i]), from pp_prw_translate_hashed), so
+ * that sharding does not hash every series again; NULL: computed here. */
+int pp_prw_encode_hashed(const Prometheus__WriteRequest *wr, const uint64_t *series_hash,
+                         size_t nshards, size_t max_bytes, size_t points, pp_prw_part **out);
 void pp_prw_parts_free(pp_prw_part *p);
 
 /* Reads a frame: its counts and the snappy block inside. -1 if it is not one. */

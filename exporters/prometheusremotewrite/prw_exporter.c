@@ -98,12 +98,13 @@ static pp_export_request *prw_encode_batch(void *ctx, pp_batch *b, pp_status *st
     pp_arena *a = NULL;
     if (pp_prw_delta_convert(x->delta, b, &cb, &ds) != 0) goto oom;
     a = pp_arena_new(pp_arena_used(cb->arena) * 2 + 4096);
-    Prometheus__WriteRequest *wr = a ? pp_prw_translate(cb->metrics, &x->opts, a, &ts) : NULL;
+    const uint64_t *hashes = NULL;
+    Prometheus__WriteRequest *wr = a ? pp_prw_translate_hashed(cb->metrics, &x->opts, a, &ts, &hashes) : NULL;
     if (!wr) goto oom;
     account(x, &ts, &ds);
     size_t lost = dropped_points(&ts, &ds);
     size_t points = b->items > lost ? b->items - lost : 0;
-    if (pp_prw_encode(wr, x->nshards, (size_t)x->cfg->max_batch_size_bytes, points, &parts) != 0)
+    if (pp_prw_encode_hashed(wr, hashes, x->nshards, (size_t)x->cfg->max_batch_size_bytes, points, &parts) != 0)
         goto oom;
     pp_arena_destroy(a);
     a = NULL;

@@ -166,10 +166,20 @@ static long sorted_labels(pp_prw_table *t, const pp_prw_lset *in) {
         t->scratch = ns;
         t->scratch_cap = in->n;
     }
+    /* Insertion sort while filtering: label sets are small (a handful of
+     * labels) and mostly in order already, so this beats qsort's calls. */
+    pp_prw_lbl *v = t->scratch;
     size_t n = 0;
-    for (size_t i = 0; i < in->n; i++)
-        if (in->v[i].value && in->v[i].value[0]) t->scratch[n++] = in->v[i];
-    if (n) qsort(t->scratch, n, sizeof(*t->scratch), lbl_cmp);
+    for (size_t i = 0; i < in->n; i++) {
+        pp_prw_lbl x = in->v[i];
+        if (!x.value || !x.value[0]) continue;
+        size_t j = n++;
+        while (j > 0 && strcmp(v[j - 1].name, x.name) > 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
     return (long)n;
 }
 
@@ -264,12 +274,20 @@ static void **arena_ptrs(pp_arena *a, const pvec *p) {
     return out;
 }
 
-int pp_prw_table_finish(pp_prw_table *t, Prometheus__WriteRequest *req) {
+int pp_prw_table_finish(pp_prw_table *t, Prometheus__WriteRequest *req, const uint64_t **hashes) {
     req->n_timeseries = 0;
     req->timeseries = NULL;
+    if (hashes) *hashes = NULL;
     if (t->n == 0) return 0;
     req->timeseries = pp_arena_alloc(t->arena, t->n * sizeof(*req->timeseries));
     if (!req->timeseries) return -1;
+    uint64_t *hv = NULL;
+    if (hashes) {
+        hv = pp_arena_alloc(t->arena, t->n * sizeof(*hv));
+        if (!hv) return -1;
+        for (size_t i = 0; i < t->n; i++) hv[i] = t->series[i]->hash;
+        *hashes = hv;
+    }
     for (size_t i = 0; i < t->n; i++) {
         pp_prw_series *s = t->series[i];
         Prometheus__TimeSeries *ts = s->ts;

@@ -56,7 +56,10 @@ size_t pp_prw_table_count(const pp_prw_table *t);
 
 /* Fills req->timeseries in creation order; samples, histograms and exemplars
  * of a series are stably sorted by timestamp, as remote write requires.
+ * With hashes set, *hashes becomes an arena array (NULL when there are no
+ * series): hashes[i] == pp_prw_labels_hash of req->timeseries[i], computed
+ * once by the lookup, so that sharding need not hash every series again.
  * 0 or -1 on OOM. */
-int pp_prw_table_finish(pp_prw_table *t, Prometheus__WriteRequest *req);
+int pp_prw_table_finish(pp_prw_table *t, Prometheus__WriteRequest *req, const uint64_t **hashes);
 
 #endif

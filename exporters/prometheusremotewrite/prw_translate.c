@@ -61,6 +61,12 @@ typedef struct ctx {
     pp_prw_lset work;    /* base + the labels of one series */
     attr *attrs;         /* scratch for sorting attributes */
     size_t cap_attrs;
+    /* `le` texts of the last histogram bounds seen (bound i -> le_text[i]):
+     * points of one metric nearly always share their bounds, so each bound
+     * is formatted once per metric instead of once per point. */
+    uint64_t *le_bits;
+    char **le_text;
+    size_t n_le, cap_le;
     bool oom;
 } ctx;
 
@@ -309,7 +315,36 @@ static char *float_label(ctx *c, double v) {
     return s;
 }
 
-static void histogram_point(ctx *c, const char *name, const pp_histogram_point *p) {
+/* float_label(bound) for bucket i, from the cache when bound i is the same
+ * (bit for bit) as last time. */
+static const char *le_label(ctx *c, size_t i, double bound) {
+    uint64_t bits;
+    memcpy(&bits, &bound, sizeof(bits));
+    if (i < c->n_le && c->le_bits[i] == bits) return c->le_text[i];
+    char *s = float_label(c, bound);
+    if (!s) return NULL;
+    if (i >= c->cap_le) {
+        size_t cap = c->cap_le ? 2 * c->cap_le : 16;
+        while (cap <= i) cap *= 2;
+        uint64_t *nb = realloc(c->le_bits, cap * sizeof(*nb));
+        if (nb) c->le_bits = nb;
+        char **nt = nb ? realloc(c->le_text, cap * sizeof(*nt)) : NULL;
+        if (nt) c->le_text = nt;
+        if (!nb || !nt) return s; /* no caching, still correct */
+        c->cap_le = cap;
+    }
+    if (i > c->n_le) return s; /* keep the cache a prefix */
+    c->le_bits[i] = bits;
+    c->le_text[i] = s;
+    if (i == c->n_le) c->n_le++;
+    return s;
+}
+
+/* Names of one histogram metric, made once per metric. */
+typedef struct hist_names { const char *bucket, *sum, *count; } hist_names;
+
+static void histogram_point(ctx *c, const char *name, const hist_names *hn,
+                            const pp_histogram_point *p) {
     int64_t ts;
     if (!point_ok(c, p->time_unix_nano, &ts)) return;
     size_t nb = p->n_explicit_bounds;
@@ -321,7 +356,7 @@ static void histogram_point(ctx *c, const char *name, const pp_histogram_point *
     bool stale = p->flags & NO_RECORDED_VALUE;
     double stale_v = pp_prw_stale_nan();
     point_labels(c, p->attributes, p->n_attributes);
-    const char *bucket = cat(c, name, "_bucket");
+    const char *bucket = hn->bucket;
     pp_prw_series **bs = calloc(nb + 1, sizeof(*bs));
     if (!bs) {
         c->oom = true;
@@ -330,12 +365,12 @@ static void histogram_point(ctx *c, const char *name, const pp_histogram_point *
     uint64_t cum = 0;
     for (size_t i = 0; i < nb && !c->oom; i++) {
         cum += p->bucket_counts[i];
-        bs[i] = emit(c, bucket, "le", float_label(c, p->explicit_bounds[i]), stale ? stale_v : (double)cum, ts);
+        bs[i] = emit(c, bucket, "le", le_label(c, i, p->explicit_bounds[i]), stale ? stale_v : (double)cum, ts);
     }
     bs[nb] = emit(c, bucket, "le", "+Inf", stale ? stale_v : (double)p->count, ts);
     if (p->sum_present_case == OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT__SUM_PRESENT_SUM || stale)
-        emit(c, cat(c, name, "_sum"), NULL, NULL, stale ? stale_v : p->sum, ts);
-    emit(c, cat(c, name, "_count"), NULL, NULL, stale ? stale_v : (double)p->count, ts);
+        emit(c, hn->sum, NULL, NULL, stale ? stale_v : p->sum, ts);
+    emit(c, hn->count, NULL, NULL, stale ? stale_v : (double)p->count, ts);
     /* An exemplar goes to the first bucket whose bound covers its value. */
     for (size_t k = 0; k < p->n_exemplars && !c->oom; k++) {
         const pp_exemplar *e = p->exemplars[k];
@@ -470,7 +505,8 @@ static void metric(ctx *c, const pp_metric *m) {
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
         if (!temporality_ok(c, m->histogram->aggregation_temporality, n)) return;
         type = PROMETHEUS__METRIC_METADATA__METRIC_TYPE__HISTOGRAM;
-        for (size_t i = 0; i < n && !c->oom; i++) histogram_point(c, name, m->histogram->data_points[i]);
+        hist_names hn = {cat(c, name, "_bucket"), cat(c, name, "_sum"), cat(c, name, "_count")};
+        for (size_t i = 0; i < n && !c->oom; i++) histogram_point(c, name, &hn, m->histogram->data_points[i]);
         break;
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
         if (!temporality_ok(c, m->exponential_histogram->aggregation_temporality, n)) return;
@@ -547,6 +583,13 @@ static void resource(ctx *c, const pp_resource_metrics *rm) {
 
 Prometheus__WriteRequest *pp_prw_translate(const pp_metrics_req *req, const pp_prw_options *o,
                                            pp_arena *arena, pp_prw_stats *stats) {
+    return pp_prw_translate_hashed(req, o, arena, stats, NULL);
+}
+
+Prometheus__WriteRequest *pp_prw_translate_hashed(const pp_metrics_req *req, const pp_prw_options *o,
+                                                  pp_arena *arena, pp_prw_stats *stats,
+                                                  const uint64_t **series_hash) {
+    if (series_hash) *series_hash = NULL;
     pp_prw_stats dummy = {0};
     ctx c = {.o = o, .a = arena, .st = stats ? stats : &dummy};
     Prometheus__WriteRequest *wr = pp_arena_alloc(arena, sizeof(*wr));
@@ -559,7 +602,7 @@ Prometheus__WriteRequest *pp_prw_translate(const pp_metrics_req *req, const pp_p
     for (size_t r = 0; req && r < req->n_resource_metrics && !c.oom; r++)
         resource(&c, req->resource_metrics[r]);
     c.oom = c.oom || c.base.oom || c.work.oom || c.scope.oom;
-    if (!c.oom && pp_prw_table_finish(c.tbl, wr) != 0) c.oom = true;
+    if (!c.oom && pp_prw_table_finish(c.tbl, wr, series_hash) != 0) c.oom = true;
     if (!c.oom && c.n_meta) {
         wr->metadata = pp_arena_alloc(arena, c.n_meta * sizeof(*wr->metadata));
         if (wr->metadata) memcpy(wr->metadata, c.meta, c.n_meta * sizeof(*wr->metadata));
@@ -574,5 +617,8 @@ Prometheus__WriteRequest *pp_prw_translate(const pp_metrics_req *req, const pp_p
     pp_prw_lset_free(&c.work);
     free(c.attrs);
     free(c.meta);
+    free(c.le_bits);
+    free(c.le_text);
+    if (c.oom && series_hash) *series_hash = NULL;
     return c.oom ? NULL : wr;
 }

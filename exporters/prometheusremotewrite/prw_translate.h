@@ -53,6 +53,14 @@ typedef struct pp_prw_stats {
 Prometheus__WriteRequest *pp_prw_translate(const pp_metrics_req *req, const pp_prw_options *o,
                                            pp_arena *arena, pp_prw_stats *stats);
 
+/* pp_prw_translate, and with series_hash set, *series_hash becomes an arena
+ * array of wr->n_timeseries hashes (NULL when there are none):
+ * series_hash[i] == pp_prw_series_hash(wr->timeseries[i]), already computed
+ * by the translation's series lookup; pass it to pp_prw_encode_hashed. */
+Prometheus__WriteRequest *pp_prw_translate_hashed(const pp_metrics_req *req, const pp_prw_options *o,
+                                                  pp_arena *arena, pp_prw_stats *stats,
+                                                  const uint64_t **series_hash);
+
 /* Stable 64-bit hash of a series' label set, for sharding by series. The
  * labels must be sorted by name, as pp_prw_translate leaves them. */
 uint64_t pp_prw_series_hash(const Prometheus__TimeSeries *ts);

@@ -341,6 +341,36 @@ static void test_delta_and_unspecified_dropped(void **state) {
     assert_int_equal(st.dropped_temporality, 1);
 }
 
+/* Bounds that change from point to point and from metric to metric (the
+ * `le` texts are cached by bound position). */
+static void test_histogram_bounds_change(void **state) {
+    (void)state;
+    pp_metric *m = histogram("h", "", CUMULATIVE);
+    pp_histogram_point *p1 = hpoint(T0, 2, (double[]){1, 2}, (uint64_t[]){1, 1, 1}, 3);
+    pp_histogram_point *p2 = hpoint(T0, 3, (double[]){1, 5, 10}, (uint64_t[]){1, 2, 3, 4}, 10);
+    pp_histogram_point *p3 = hpoint(T0, 1, (double[]){0.25}, (uint64_t[]){7, 1}, 8);
+    LIST(p2->n_attributes, p2->attributes, kv("p", "2"));
+    LIST(p3->n_attributes, p3->attributes, kv("p", "3"));
+    LIST(m->histogram->n_data_points, m->histogram->data_points, p1, p2, p3);
+    pp_metric *m2 = histogram("k", "", CUMULATIVE);
+    pp_histogram_point *q = hpoint(T0, 2, (double[]){0.25, 2}, (uint64_t[]){1, 1, 1}, 3);
+    LIST(m2->histogram->n_data_points, m2->histogram->data_points, q);
+    pp_prw_options o = plain();
+    Prometheus__WriteRequest *wr = run(REQ(NO_RES, m, m2), &o, NULL);
+    assert_int_equal(wr->n_timeseries, 4 + 5 + 3 + 4);
+    one_sample(find(wr, "{__name__=h_bucket,le=1}"), 1, T0_MS);
+    one_sample(find(wr, "{__name__=h_bucket,le=2}"), 2, T0_MS);
+    one_sample(find(wr, "{__name__=h_bucket,le=1,p=2}"), 1, T0_MS);
+    one_sample(find(wr, "{__name__=h_bucket,le=5,p=2}"), 3, T0_MS);
+    one_sample(find(wr, "{__name__=h_bucket,le=10,p=2}"), 6, T0_MS);
+    one_sample(find(wr, "{__name__=h_bucket,le=+Inf,p=2}"), 10, T0_MS);
+    one_sample(find(wr, "{__name__=h_bucket,le=0.25,p=3}"), 7, T0_MS);
+    one_sample(find(wr, "{__name__=h_bucket,le=+Inf,p=3}"), 8, T0_MS);
+    one_sample(find(wr, "{__name__=k_bucket,le=0.25}"), 1, T0_MS);
+    one_sample(find(wr, "{__name__=k_bucket,le=2}"), 2, T0_MS);
+    one_sample(find(wr, "{__name__=k_count}"), 3, T0_MS);
+}
+
 static void test_histogram_buckets_sum_count_exemplars(void **state) {
     (void)state;
     static const double bounds[] = {0.5, 1, 2.5};
@@ -670,6 +700,21 @@ static void test_series_hash(void **state) {
     assert_true(h0 != pp_prw_series_hash(w1->timeseries[1]));
     assert_true(h0 != pp_prw_series_hash(w1->timeseries[2]));
     assert_true(pp_prw_series_hash(w1->timeseries[1]) != pp_prw_series_hash(w1->timeseries[2]));
+    /* The lookup's hashes, handed out for sharding, are the same values;
+     * histogram buckets (label sets built per bucket) included. */
+    pp_metric *h = histogram("lat", "ms", CUMULATIVE);
+    pp_histogram_point *hp = hpoint(T0, 2, (double[]){1, 5}, (uint64_t[]){2, 3, 5}, 10);
+    LIST(hp->n_attributes, hp->attributes, kv("z", "1"), kv("a", "2"), kv("M", "3"));
+    LIST(h->histogram->n_data_points, h->histogram->data_points, hp);
+    const uint64_t *hv = NULL;
+    Prometheus__WriteRequest *w3 = pp_prw_translate_hashed(REQ(NO_RES, m, h), &o, A, NULL, &hv);
+    assert_non_null(w3);
+    assert_non_null(hv);
+    assert_int_equal(w3->n_timeseries, 3 + 4); /* g x 3, le=1, le=5, le=+Inf, _count */
+    for (size_t i = 0; i < w3->n_timeseries; i++) assert_true(hv[i] == pp_prw_series_hash(w3->timeseries[i]));
+    const uint64_t *none = (const uint64_t *)1;
+    assert_non_null(pp_prw_translate_hashed(REQ(NO_RES, gauge("empty", "")), &o, A, NULL, &none));
+    assert_null(none);
 }
 
 static void test_invalid_name_and_no_value(void **state) {
@@ -708,6 +753,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_resource_to_telemetry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_series_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_histogram_bounds_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_name_and_no_value, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
 /* prw_bench.c -- how fast pipit turns OTLP metrics into remote-write bodies:
- * pp_prw_translate (OTLP -> WriteRequest) + pp_prw_encode (shard, cut,
+ * pp_prw_translate_hashed (OTLP -> WriteRequest) + pp_prw_encode_hashed (shard, cut,
  * protobuf pack, snappy) on one thread, per batch as the exporter does it.
  *
  *   pipit-prw-bench [--batches N] [--runs R] [--series S]
@@ -184,9 +184,10 @@ static size_t run(size_t batches, size_t sets, uint64_t *round, double *secs, do
         double t0 = cpu_s(), w0 = wall_s();
         pp_arena *a = pp_arena_new(1 << 20);
         pp_prw_stats st = {0};
-        Prometheus__WriteRequest *wr = pp_prw_translate(b->metrics, &o, a, &st);
+        const uint64_t *hashes = NULL;
+        Prometheus__WriteRequest *wr = pp_prw_translate_hashed(b->metrics, &o, a, &st, &hashes);
         pp_prw_part *parts = NULL;
-        if (!wr || pp_prw_encode(wr, 5, 3000000, b->items, &parts) != 0) {
+        if (!wr || pp_prw_encode_hashed(wr, hashes, 5, 3000000, b->items, &parts) != 0) {
             fprintf(stderr, "translate/encode failed\n");
             exit(1);
         }
