@@ -141,6 +141,13 @@ static void pool_make(pool *p, size_t n, size_t batch) {
         pp_batch_pack(b, p->buf[i]);
         pp_batch_unref(b);
     }
+    pp_status st = {0};
+    pp_batch *d = pp_batch_decode(PP_TRACES, p->buf[0], p->len[0], &st);
+    if (d) {
+        printf("a request: %zu spans, %.0f bytes a span on the wire, %.0f decoded (arena reserved)\n", batch,
+               (double)p->len[0] / (double)batch, (double)pp_arena_reserved(d->arena) / (double)batch);
+        pp_batch_unref(d);
+    }
 }
 
 /* Request k: pool entry k % n decoded, trace ids unique to k. */
