@@ -111,14 +111,29 @@ void pp_ident_stream(pp_strbuf *k, const pp_stream_id *id, uint64_t extra, size_
     pp_ident_attrs(k, id->attrs, id->n_attrs, true);
 }
 
+/* 8 bytes at a time, multiply-xorshift mixing (the bytes of a series key
+ * are hashed for every span or point aggregated: byte-wise FNV was ~5% of
+ * a span's cost through spanmetrics). In-memory tables only: the values are
+ * never stored. */
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 32)) * 0xd6e8feb86659fd93ull;
+    z = (z ^ (z >> 32)) * 0xd6e8feb86659fd93ull;
+    return z ^ (z >> 32);
+}
+
 uint64_t pp_ident_hash(const void *p, size_t n) {
     const unsigned char *b = p;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 1099511628211ull;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xff51afd7ed558ccdull);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        h = (h ^ w) * 0x9fb21c651e98df25ull;
+        h ^= h >> 29;
     }
-    return h;
+    uint64_t t = 0;
+    for (size_t j = 0; i + j < n; j++) t |= (uint64_t)b[i + j] << (8 * j);
+    return mix64(h ^ t);
 }
 
 /* ---- decoding ---- */

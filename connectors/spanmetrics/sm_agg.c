@@ -81,18 +81,22 @@ static void put_str(pp_strbuf *k, const char *key, const char *s) {
     pp_ident_kv(k, key, &v);
 }
 
-/* The series key of a span; *svc_len gets the bytes of the service pair. */
-static void span_key(const sm_agg *g, pp_strbuf *k, const pp_resource *res, const pp_span *sp,
-                     size_t *svc_len) {
+/* The start of the series keys of a resource's spans: the service pair. */
+static void service_key(const sm_agg *g, pp_strbuf *k, const pp_resource *res) {
     pp_key_value *const *ra = res ? res->attributes : NULL;
     size_t rn = res ? res->n_attributes : 0;
-    const bool *ex = g->o.exclude;
-    if (!ex[SM_DIM_SERVICE]) {
+    if (!g->o.exclude[SM_DIM_SERVICE]) {
         const pp_any_value *svc = find_attr(ra, rn, "service.name");
         if (svc) pp_ident_kv(k, "service.name", svc);
         else put_str(k, "service.name", "");
     }
-    *svc_len = k->len;
+}
+
+/* The rest of the series key of a span (after service_key's bytes). */
+static void span_key(const sm_agg *g, pp_strbuf *k, const pp_resource *res, const pp_span *sp) {
+    pp_key_value *const *ra = res ? res->attributes : NULL;
+    size_t rn = res ? res->n_attributes : 0;
+    const bool *ex = g->o.exclude;
     if (!ex[SM_DIM_SPAN_NAME]) put_str(k, "span.name", sp->name ? sp->name : "");
     if (!ex[SM_DIM_KIND]) put_str(k, "span.kind", kind_name((int)sp->kind));
     if (!ex[SM_DIM_STATUS]) put_str(k, "status.code", status_name(sp->status));
@@ -206,17 +210,20 @@ size_t sm_agg_add(sm_agg *g, const pp_traces_req *r, size_t *lost) {
     size_t overflow = 0;
     *lost = 0;
     int64_t now = pp_agg_now_ns();
-    pp_strbuf k = PP_STRBUF_INIT;
+    pp_strbuf k = PP_STRBUF_INIT, svc = PP_STRBUF_INIT;
     for (size_t i = 0; i < r->n_resource_spans; i++) {
         const pp_resource_spans *rs = r->resource_spans[i];
+        svc.len = 0; /* once per resource, copied into each span's key */
+        service_key(g, &svc, rs->resource);
         for (size_t j = 0; j < rs->n_scope_spans; j++) {
             const pp_scope_spans *ss = rs->scope_spans[j];
             for (size_t n = 0; n < ss->n_spans; n++) {
                 const pp_span *sp = ss->spans[n];
-                size_t svc_len = 0;
+                size_t svc_len = svc.len;
                 k.len = 0;
-                span_key(g, &k, rs->resource, sp, &svc_len);
-                if (k.oom) {
+                if (svc.len) pp_sb_append(&k, svc.p, svc.len);
+                span_key(g, &k, rs->resource, sp);
+                if (k.oom || svc.oom) {
                     (*lost)++;
                     pp_sb_free(&k); /* oom is sticky: start afresh */
                     continue;
@@ -244,5 +251,6 @@ size_t sm_agg_add(sm_agg *g, const pp_traces_req *r, size_t *lost) {
         }
     }
     pp_sb_free(&k);
+    pp_sb_free(&svc);
     return overflow;
 }

@@ -102,7 +102,8 @@ typedef struct ts_proc {
     char component[160];
     ts_policy_set policies;
     ts_shard shards[TS_SHARDS];
-    size_t shard_budget, shard_max_traces;
+    ts_batches batches; /* hold counts of the input batches held spans keep alive */
+    size_t budget, shard_max_traces;
     int eviction; /* 0 decide, 1 sample, 2 drop */
     atomic_size_t bytes, traces; /* totals over shards, for the gauges */
     atomic_bool stopping;
@@ -196,9 +197,27 @@ static void out_flush(ts_proc *p, outlist *o) {
     memset(o, 0, sizeof(*o));
 }
 
+/* Most a span can add to the held bytes when it is held: a new trace with
+ * room for 4 spans. (A trace's refs array doubling later can add more; the
+ * rare excess is evicted at the end of the batch.) */
+#define TS_SPAN_MAX (sizeof(ts_trace) + 4 * sizeof(pp_span_ref))
+
+/* Releases t's holds on its input batches (all of its refs but the last when
+ * last_unheld): a batch no held span references stops counting. */
+static void release_holds(ts_proc *p, const ts_trace *t, bool last_unheld) {
+    size_t n = t->n - (last_unheld && t->n > 0), freed = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && t->refs[j].batch == t->refs[i].batch) j++;
+        freed += ts_batches_release(&p->batches, t->refs[i].batch, j - i);
+        i = j;
+    }
+    if (freed) atomic_fetch_sub(&p->bytes, freed);
+}
+
 /* Decides t (already out of the shard) under the shard's lock, caches the
  * decision and moves its spans to o. */
-static void decide(ts_proc *p, ts_shard *sh, ts_trace *t, bool early, outlist *o) {
+static void decide(ts_proc *p, ts_shard *sh, ts_trace *t, bool early, bool last_unheld, outlist *o) {
     bool sampled;
     if (early && p->eviction == 1) sampled = true;
     else if (early && p->eviction == 2) {
@@ -209,6 +228,7 @@ static void decide(ts_proc *p, ts_shard *sh, ts_trace *t, bool early, outlist *o
     ts_cache_put(sampled ? &sh->sampled : &sh->not_sampled, t->id, t->hash);
     atomic_fetch_sub(&p->bytes, t->bytes);
     atomic_fetch_sub(&p->traces, 1);
+    release_holds(p, t, last_unheld);
     out_take(o, t, sampled);
 }
 
@@ -216,11 +236,59 @@ static void evict_oldest(ts_proc *p, ts_shard *sh, evict_reason why, outlist *o)
     ts_trace *v = sh->oldest;
     ts_shard_remove(sh, v);
     pp_counter_add(p->evicted[why], 1);
-    decide(p, sh, v, true, o);
+    decide(p, sh, v, true, false, o);
 }
 
-/* Adds one span to its trace; may decide traces early. Caller holds sh->mu. */
-static void hold_span(ts_proc *p, ts_shard *sh, const pp_span_ref *ref, uint64_t h, outlist *o) {
+/* Decides the oldest traces held (oldest first over all shards, a few at a
+ * time from the shard holding the oldest); false when none is held. Called
+ * with no shard locked. */
+static bool evict_global(ts_proc *p, outlist *o) {
+    int best = -1;
+    int64_t bt = INT64_MAX;
+    for (int s = 0; s < TS_SHARDS; s++) {
+        ts_shard *sh = &p->shards[s];
+        pthread_mutex_lock(&sh->mu);
+        if (sh->oldest && sh->oldest->first_ns < bt) {
+            bt = sh->oldest->first_ns;
+            best = s;
+        }
+        pthread_mutex_unlock(&sh->mu);
+    }
+    if (best < 0) return false;
+    ts_shard *sh = &p->shards[best];
+    pthread_mutex_lock(&sh->mu);
+    for (int k = 0; k < 8 && sh->oldest; k++) evict_oldest(p, sh, EV_MEMORY, o);
+    pthread_mutex_unlock(&sh->mu);
+    return true;
+}
+
+/* Adds need to the held bytes if the budget allows, deciding the oldest
+ * traces to make room; false (nothing added) when it cannot fit. */
+static bool reserve(ts_proc *p, size_t need, outlist *o) {
+    if (need > p->budget) return false;
+    for (;;) {
+        size_t cur = atomic_load(&p->bytes);
+        if (cur + need <= p->budget) {
+            if (atomic_compare_exchange_weak(&p->bytes, &cur, cur + need)) return true;
+            continue;
+        }
+        if (!evict_global(p, o)) return false;
+    }
+}
+
+/* Counts delta more held bytes, first from what the batch reserved. */
+static void charge(ts_proc *p, size_t delta, size_t *resv) {
+    size_t from = delta < *resv ? delta : *resv;
+    *resv -= from;
+    if (delta > from) atomic_fetch_add(&p->bytes, delta - from);
+}
+
+/* Adds one span to its trace; may decide traces early. Caller holds sh->mu.
+ * room: the span's batch is counted (a hold of it was taken for each span)
+ * and *resv holds what the batch reserved for trace overhead; *used counts
+ * the spans held. Without room, the span's trace is decided now, with it. */
+static void hold_span(ts_proc *p, ts_shard *sh, const pp_span_ref *ref, uint64_t h, bool room,
+                      size_t *resv, size_t *used, outlist *o) {
     const uint8_t *id = ref->span->trace_id.data;
     ts_trace *t = ts_shard_find(sh, id, h);
     if (!t) {
@@ -234,9 +302,7 @@ static void hold_span(ts_proc *p, ts_shard *sh, const pp_span_ref *ref, uint64_t
             pp_counter_add(p->late[0], 1);
             return;
         }
-        while (sh->oldest && (sh->count + 1 > p->shard_max_traces ||
-                              sh->bytes + sizeof(ts_trace) > p->shard_budget))
-            evict_oldest(p, sh, sh->count + 1 > p->shard_max_traces ? EV_NUM_TRACES : EV_MEMORY, o);
+        while (sh->oldest && sh->count + 1 > p->shard_max_traces) evict_oldest(p, sh, EV_NUM_TRACES, o);
         t = ts_shard_add(sh, id, h, now_ns());
         if (!t) {
             o->oom = true;
@@ -244,29 +310,26 @@ static void hold_span(ts_proc *p, ts_shard *sh, const pp_span_ref *ref, uint64_t
         }
         pp_counter_add(p->new_traces, 1);
         atomic_fetch_add(&p->traces, 1);
-        atomic_fetch_add(&p->bytes, t->bytes);
+        charge(p, t->bytes, resv);
     }
-    size_t need = protobuf_c_message_get_packed_size(&ref->span->base) + sizeof(pp_span_ref);
-    while (sh->oldest && sh->oldest != t && sh->bytes + need > p->shard_budget)
-        evict_oldest(p, sh, EV_MEMORY, o);
-    bool full = t->n + 1 >= (size_t)p->cfg->max_spans_per_trace;
-    if (full || sh->bytes + need > p->shard_budget) {
-        /* The span's own trace is the one to go (the oldest left, or at its
-         * span cap): it is decided now, with this span, which is never
-         * counted as held -- the budget is not exceeded even for a moment. */
-        ts_shard_remove(sh, t);
-        pp_counter_add(p->evicted[full ? EV_MAX_SPANS : EV_MEMORY], 1);
-        if (ts_trace_push(t, ref) != 0) o->oom = true;
-        decide(p, sh, t, true, o);
-        return;
-    }
+    size_t before = t->bytes;
     if (ts_trace_push(t, ref) != 0) {
         o->oom = true;
         return;
     }
-    t->bytes += need;
-    sh->bytes += need;
-    atomic_fetch_add(&p->bytes, need);
+    sh->bytes += t->bytes - before;
+    charge(p, t->bytes - before, resv);
+    if (room) ++*used;
+    bool full = t->n >= (size_t)p->cfg->max_spans_per_trace;
+    if (full || !room) {
+        /* The span's trace is decided now, with this span (at its span cap,
+         * or its batch does not fit in the budget: it is never counted as
+         * held then, and the budget is not exceeded but by this trace's
+         * bookkeeping, for the duration of this call). */
+        ts_shard_remove(sh, t);
+        pp_counter_add(p->evicted[full ? EV_MAX_SPANS : EV_MEMORY], 1);
+        decide(p, sh, t, true, !room, o);
+    }
 }
 
 static int ts_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
@@ -276,6 +339,21 @@ static int ts_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
         return pp_fail(st, PP_UNAVAILABLE, "%s: shutting down", p->component);
     outlist o = {0};
     const pp_traces_req *r = b->traces;
+    /* The batch counts against the budget while any of its spans is held:
+     * reserve it and the most its spans' bookkeeping can take, deciding the
+     * oldest traces to make room, and take a hold for each span up front (so
+     * that a span decided early by another thread cannot release it). */
+    size_t items = pp_traces_count(r), mem = ts_batch_mem(b);
+    size_t resv = items * TS_SPAN_MAX, used = 0, refund = 0;
+    bool room = items > 0 && reserve(p, mem + resv, &o);
+    if (room) {
+        size_t got = ts_batches_hold(&p->batches, b, items + 1, mem);
+        if (got == SIZE_MAX) {
+            room = false;
+            atomic_fetch_sub(&p->bytes, mem + resv);
+            resv = 0;
+        } else if (got == 0) refund = mem; /* already counted */
+    } else resv = 0;
     for (size_t i = 0; i < r->n_resource_spans; i++) {
         pp_resource_spans *rs = r->resource_spans[i];
         for (size_t j = 0; j < rs->n_scope_spans; j++) {
@@ -286,10 +364,16 @@ static int ts_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
                 uint64_t h = ts_trace_hash(ref.span->trace_id.data);
                 ts_shard *sh = &p->shards[h % TS_SHARDS];
                 pthread_mutex_lock(&sh->mu);
-                hold_span(p, sh, &ref, h, &o);
+                hold_span(p, sh, &ref, h, room, &resv, &used, &o);
                 pthread_mutex_unlock(&sh->mu);
             }
         }
+    }
+    if (room) {
+        /* give back the unused reservation and the holds of spans not held */
+        size_t back = resv + refund + ts_batches_release(&p->batches, b, items + 1 - used);
+        if (back) atomic_fetch_sub(&p->bytes, back);
+        while (atomic_load(&p->bytes) > p->budget && evict_global(p, &o)) {}
     }
     out_flush(p, &o);
     return 0;
@@ -305,7 +389,7 @@ static void decide_due(ts_proc *p, bool all) {
         while (sh->oldest && (all || sh->oldest->first_ns <= cutoff)) {
             ts_trace *t = sh->oldest;
             ts_shard_remove(sh, t);
-            decide(p, sh, t, false, &o);
+            decide(p, sh, t, false, false, &o);
         }
         pthread_mutex_unlock(&sh->mu);
         if (o.n > 4096) out_flush(p, &o); /* bound the size of one output batch */
@@ -336,12 +420,13 @@ static void *ts_create(const pp_create_params *cp, pp_status *st) {
     size_t errs = ts_policy_set_parse(c->policies, cp->id, &d, &p->policies);
     pp_diag_free(&d);
     p->eviction = strcmp(c->eviction_policy, "sample") == 0 ? 1 : strcmp(c->eviction_policy, "drop") == 0 ? 2 : 0;
-    p->shard_budget = (size_t)c->memory_limit_mib * 1024 * 1024 / TS_SHARDS;
+    p->budget = (size_t)c->memory_limit_mib * 1024 * 1024;
     p->shard_max_traces = ((size_t)c->num_traces + TS_SHARDS - 1) / TS_SHARDS;
     size_t sc = ((size_t)c->decision_cache.sampled_cache_size + TS_SHARDS - 1) / TS_SHARDS;
     size_t nc = ((size_t)c->decision_cache.non_sampled_cache_size + TS_SHARDS - 1) / TS_SHARDS;
     int bad = errs != 0;
     for (int s = 0; s < TS_SHARDS; s++) bad |= ts_shard_init(&p->shards[s], sc, nc) != 0;
+    bad |= ts_batches_init(&p->batches) != 0;
     if (bad) {
         ts_destroy(p);
         pp_fail(st, PP_INTERNAL, "%s: invalid policies or out of memory", cp->id);
@@ -378,7 +463,7 @@ static void *ts_create(const pp_create_params *cp, pp_status *st) {
     p->g_traces = pp_gauge_get_fn(m, "otelcol_processor_tail_sampling_sampling_traces_on_memory",
                                   "Tracks the number of traces current on memory", l, gauge_traces, p);
     p->g_bytes = pp_gauge_get_fn(m, "pipit_tail_sampling_held_bytes",
-                                 "Bytes of spans held, counted against memory_limit_mib", l, gauge_bytes, p);
+                                 "Bytes held (the input batches held spans keep alive, and their bookkeeping), counted against memory_limit_mib", l, gauge_bytes, p);
     p->dropped_refused = pp_drops_counter(m, p->component, PP_TRACES, "next_refused");
     p->dropped_evicted = pp_drops_counter(m, p->component, PP_TRACES, "evicted");
     return p;
@@ -412,6 +497,7 @@ static void ts_destroy(void *inst) {
     pp_gauge_clear_fn(p->g_bytes);
     for (int s = 0; s < TS_SHARDS; s++)
         if (p->shards[s].buckets) ts_shard_free(&p->shards[s]);
+    ts_batches_free(&p->batches);
     ts_policy_set_free(&p->policies);
     free(p);
 }

@@ -1,6 +1,7 @@
 /* ts_store.c -- see ts_store.h. */
 #include "ts_store.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +125,7 @@ int ts_trace_push(ts_trace *t, const pp_span_ref *ref) {
         pp_span_ref *nr = realloc(t->refs, ncap * sizeof(*nr));
         if (!nr) return -1;
         t->refs = nr;
+        t->bytes += (ncap - t->cap) * sizeof(*nr);
         t->cap = ncap;
     }
     t->refs[t->n] = *ref;
@@ -138,4 +140,113 @@ void ts_cache_put(ts_cache *c, const uint8_t id[16], uint64_t hash) {
 
 bool ts_cache_has(const ts_cache *c, const uint8_t id[16], uint64_t hash) {
     return c->cap && memcmp(c->ids[hash % c->cap], id, 16) == 0;
+}
+
+/* ---- hold counts per input batch ---- */
+
+struct ts_batch_node {
+    pp_batch *b;
+    size_t holds, bytes;
+    ts_batch_node *next;
+};
+
+int ts_batches_init(ts_batches *tb) {
+    memset(tb, 0, sizeof(*tb));
+    pthread_mutex_init(&tb->mu, NULL);
+    tb->nbuckets = 256;
+    tb->buckets = calloc(tb->nbuckets, sizeof(*tb->buckets));
+    return tb->buckets ? 0 : -1;
+}
+
+void ts_batches_free(ts_batches *tb) {
+    for (size_t i = 0; tb->buckets && i < tb->nbuckets; i++) {
+        ts_batch_node *n = tb->buckets[i];
+        while (n) {
+            ts_batch_node *next = n->next;
+            free(n);
+            n = next;
+        }
+    }
+    free(tb->buckets);
+    pthread_mutex_destroy(&tb->mu);
+    memset(tb, 0, sizeof(*tb));
+}
+
+size_t ts_batch_mem(const pp_batch *b) {
+    size_t m = sizeof(*b) + sizeof(ts_batch_node) + b->nparts * sizeof(*b->parts);
+    if (b->arena) m += pp_arena_reserved(b->arena);
+    /* A part shared with another held batch is counted twice: an over-count,
+     * which keeps the budget an upper bound. */
+    for (size_t i = 0; i < b->nparts; i++) m += ts_batch_mem(b->parts[i]);
+    return m;
+}
+
+static size_t ptr_bucket(const ts_batches *tb, const pp_batch *b) {
+    uint64_t z = (uint64_t)(uintptr_t)b * 0x9e3779b97f4a7c15ull;
+    return (size_t)(z >> 32) & (tb->nbuckets - 1);
+}
+
+static void batches_grow(ts_batches *tb) {
+    size_t n = tb->nbuckets * 2;
+    ts_batch_node **nb = calloc(n, sizeof(*nb));
+    if (!nb) return;
+    ts_batch_node **old = tb->buckets;
+    size_t oldn = tb->nbuckets;
+    tb->buckets = nb;
+    tb->nbuckets = n;
+    for (size_t i = 0; i < oldn; i++) {
+        ts_batch_node *x = old[i];
+        while (x) {
+            ts_batch_node *next = x->next;
+            size_t k = ptr_bucket(tb, x->b);
+            x->next = nb[k];
+            nb[k] = x;
+            x = next;
+        }
+    }
+    free(old);
+}
+
+size_t ts_batches_hold(ts_batches *tb, pp_batch *b, size_t delta, size_t mem) {
+    pthread_mutex_lock(&tb->mu);
+    ts_batch_node **pp = &tb->buckets[ptr_bucket(tb, b)];
+    for (ts_batch_node *n = *pp; n; n = n->next)
+        if (n->b == b) {
+            n->holds += delta;
+            pthread_mutex_unlock(&tb->mu);
+            return 0;
+        }
+    ts_batch_node *n = malloc(sizeof(*n));
+    if (!n) {
+        pthread_mutex_unlock(&tb->mu);
+        return SIZE_MAX;
+    }
+    n->b = b;
+    n->holds = delta;
+    n->bytes = mem;
+    n->next = *pp;
+    *pp = n;
+    if (++tb->count > tb->nbuckets) batches_grow(tb);
+    size_t r = n->bytes;
+    pthread_mutex_unlock(&tb->mu);
+    return r;
+}
+
+size_t ts_batches_release(ts_batches *tb, pp_batch *b, size_t delta) {
+    size_t r = 0;
+    pthread_mutex_lock(&tb->mu);
+    ts_batch_node **pp = &tb->buckets[ptr_bucket(tb, b)];
+    while (*pp && (*pp)->b != b) pp = &(*pp)->next;
+    ts_batch_node *n = *pp;
+    if (n) {
+        n->holds = n->holds > delta ? n->holds - delta : 0;
+        if (n->holds == 0) {
+            r = n->bytes;
+            *pp = n->next;
+            tb->count--;
+            free(n);
+        }
+    }
+    pthread_mutex_unlock(&tb->mu);
+    return r;
 }

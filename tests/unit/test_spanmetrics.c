@@ -125,15 +125,22 @@ static pp_number_point *calls_of(pp_batch *b, const char *svc, const char *op, c
     return NULL;
 }
 
-static pp_histogram_point *dur_of(pp_batch *b, const char *svc, const char *op) {
+/* The duration point of a span name (and kind, when kind is not NULL):
+ * series come out in hash order. */
+static pp_histogram_point *dur_of_kind(pp_batch *b, const char *svc, const char *op, const char *kind) {
     const pp_metric *m = find_metric(b, svc, "traces.span.metrics.duration");
     if (!m) return NULL;
     for (size_t i = 0; i < m->histogram->n_data_points; i++) {
         pp_histogram_point *p = m->histogram->data_points[i];
         const char *n = attr_str(p->attributes, p->n_attributes, "span.name");
-        if (n && strcmp(n, op) == 0) return p;
+        const char *k = attr_str(p->attributes, p->n_attributes, "span.kind");
+        if (n && strcmp(n, op) == 0 && (!kind || (k && strcmp(k, kind) == 0))) return p;
     }
     return NULL;
+}
+
+static pp_histogram_point *dur_of(pp_batch *b, const char *svc, const char *op) {
+    return dur_of_kind(b, svc, op, NULL);
 }
 
 /* The Collector's default buckets, in ms, as the test expects them. */
@@ -219,7 +226,7 @@ static void test_calls_and_duration_buckets(void **state) {
     c = calls_of(b, "api", "GET /a", "SPAN_KIND_SERVER");
     assert_int_equal(c->as_int, 8);
     assert_int_equal(c->start_time_unix_nano, 5000);
-    h = dur_of(b, "api", "GET /a");
+    h = dur_of_kind(b, "api", "GET /a", "SPAN_KIND_SERVER");
     assert_int_equal(h->count, 8);
     assert_int_equal(h->bucket_counts[4], 2); /* 9 ms twice: (8, 10] */
     pp_batch_unref(b);

@@ -448,7 +448,9 @@ static void test_memory_budget_million_traces(void **state) {
                   "decision_cache: {sampled_cache_size: 1000, non_sampled_cache_size: 1000}\n"
                   "policies: [{name: errors, type: status_code, status_code: {status_codes: [ERROR]}}]\n");
     p.sink.keep = false;
-    enum { TOTAL = 1000000, PER = 10000 };
+    /* 1000 spans a batch: a batch (arena and bookkeeping) is ~0.5 MiB, so
+     * several fit and traces are held until evicted */
+    enum { TOTAL = 1000000, PER = 1000 };
     const uint64_t budget = 4u << 20;
     static tspan sp[PER];
     size_t errors = 0;
@@ -479,6 +481,70 @@ static void test_memory_budget_million_traces(void **state) {
     proc_shutdown(&p);
     assert_int_equal(p.sink.spans, errors); /* every error trace, nothing else */
     assert_int_equal(metric(&p, "otelcol_processor_tail_sampling_global_count_traces_sampled_total{processor=\"tail_sampling\",sampled=\"true\"} "), errors);
+    proc_close(&p);
+}
+
+/* Large input batches of which few spans stay held (100 long traces get a
+ * span in every batch, the rest are single spans): a held span keeps its
+ * whole batch alive, so the budget counts batches. The held bytes never
+ * exceed the budget, and the arenas of the batches the processor still
+ * references add up to at most the budget plus one batch. */
+static void test_memory_budget_counts_batches(void **state) {
+    (void)state;
+    proc p;
+    proc_open(&p, "decision_wait: 1h\nnum_traces: 10000000\nmemory_limit_mib: 8\n"
+                  "policies: [{name: errors, type: status_code, status_code: {status_codes: [ERROR]}}]\n");
+    p.sink.keep = false;
+    enum { BATCHES = 300, PER = 400, LONG = 100 };
+    const uint64_t budget = 8u << 20;
+    static char big[2048];
+    memset(big, 'x', sizeof(big) - 1);
+    static tspan sp[PER];
+    static pp_batch *mine[BATCHES];
+    size_t max_live = 0, max_batch = 0, errors = 0;
+    uint64_t max_held = 0;
+    for (size_t k = 0; k < BATCHES; k++) {
+        for (size_t i = 0; i < PER; i++) {
+            uint64_t id = i < PER - LONG ? 1000000 + k * PER + i : 9000000 + (k / 20) * PER + i;
+            sp[i] = S(id, 0, "payload", big);
+            if (i < PER - LONG && id % 50 == 0) {
+                sp[i].status = 2;
+                errors++;
+            }
+        }
+        mine[k] = mk_batch(sp, PER);
+        size_t mem = pp_arena_reserved(mine[k]->arena);
+        if (mem > max_batch) max_batch = mem;
+        pp_status st = {0};
+        assert_int_equal(pp_consume(p.in, mine[k], &st), 0);
+        uint64_t held = metric(&p, "pipit_tail_sampling_held_bytes{processor=\"tail_sampling\"} ");
+        assert_true(held <= budget);
+        if (held > max_held) max_held = held;
+        size_t live = 0; /* arenas the processor still keeps alive */
+        for (size_t j = 0; j <= k; j++) {
+            if (!mine[j]) continue;
+            if (atomic_load(&mine[j]->refs) > 1) live += pp_arena_reserved(mine[j]->arena);
+            else {
+                pp_batch_unref(mine[j]); /* the processor let go: for good */
+                mine[j] = NULL;
+            }
+        }
+        if (live > max_live) max_live = live;
+        assert_true(live <= budget + max_batch);
+    }
+    uint64_t evicted = metric(&p, "pipit_tail_sampling_evicted_traces_total{processor=\"tail_sampling\",reason=\"memory\"} ");
+    printf("batch arena %zu bytes; max held %llu, max live arenas %zu of budget %llu; evicted %llu\n", max_batch,
+           (unsigned long long)max_held, max_live, (unsigned long long)budget, (unsigned long long)evicted);
+    assert_true(evicted > 0);
+    assert_true(max_held > budget / 2); /* the budget is used, not avoided */
+    proc_shutdown(&p);
+    assert_int_equal(p.sink.spans, errors); /* every error trace was decided, and kept */
+    assert_int_equal(metric(&p, "pipit_tail_sampling_held_bytes{processor=\"tail_sampling\"} "), 0);
+    for (size_t j = 0; j < BATCHES; j++)
+        if (mine[j]) {
+            assert_int_equal(atomic_load(&mine[j]->refs), 1);
+            pp_batch_unref(mine[j]);
+        }
     proc_close(&p);
 }
 
@@ -581,6 +647,7 @@ int main(void) {
         cmocka_unit_test(test_policy_semantics),
         cmocka_unit_test(test_rate_limiting_and_composite),
         cmocka_unit_test(test_memory_budget_million_traces),
+        cmocka_unit_test(test_memory_budget_counts_batches),
         cmocka_unit_test(test_shutdown_flushes_and_span_cap),
         cmocka_unit_test(test_concurrent_consumers),
         cmocka_unit_test(test_config_errors),
