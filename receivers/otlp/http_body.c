@@ -88,6 +88,7 @@ static int out_room(outbuf *o, size_t hint, pp_status *st) {
 }
 
 static int out_append(outbuf *o, const uint8_t *data, size_t n, pp_status *st) {
+    if (n == 0) return 0; /* an empty chunk: o->p may still be NULL */
     if (n > o->limit - o->len) return too_large(o, st);
     size_t need = o->len + n;
     if (need > o->cap) {
