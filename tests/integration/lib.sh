@@ -325,3 +325,34 @@ metric() {
   v=$(curl -s "http://127.0.0.1:$1/metrics" | grep -F "$2{$3} " | awk '{print $2}' | head -1)
   echo "${v:-0}"
 }
+
+# ---- a real Prometheus (prometheus_rw*, spanmetrics_prometheus) ----
+# prom_setup picks a free port and an empty TSDB in $WORK/prom and sets PROM
+# (its URL); start_prom / stop_prom may be called again to simulate an outage
+# on the same TSDB. Debian's prometheus refuses samples older than ~1-3 h, so
+# tests send current timestamps.
+prom_setup() {
+  sdk_require
+  command -v prometheus >/dev/null || fail "prometheus is not installed: run tools/install-deps.sh --test"
+  command -v jq >/dev/null || fail "jq is not installed: run tools/install-deps.sh --test"
+  PROM_PORT=$(free_port)
+  PROM="http://127.0.0.1:$PROM_PORT"
+  mkdir -p "$WORK/prom"
+  printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\n' >"$WORK/prom.yml"
+}
+
+start_prom() {
+  prometheus --web.enable-remote-write-receiver --web.listen-address="127.0.0.1:$PROM_PORT" \
+    --storage.tsdb.path="$WORK/prom" --config.file="$WORK/prom.yml" >>"$WORK/prometheus.log" 2>&1 &
+  PROM_PID=$!
+  PIDS+=("$PROM_PID")
+  wait_http "$PROM/-/ready" 30
+}
+
+stop_prom() {
+  kill -TERM "$PROM_PID"
+  local i
+  for ((i = 0; i < 300; i++)); do kill -0 "$PROM_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$PROM_PID" 2>/dev/null && fail "prometheus did not stop"
+  wait "$PROM_PID" 2>/dev/null || true
+}

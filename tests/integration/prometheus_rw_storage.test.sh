@@ -11,30 +11,7 @@
 # points exported, histogram buckets), none rejected by Prometheus (out of
 # order, out of bounds, duplicate) and none dropped by pipit.
 source "$(dirname "$0")/lib.sh"
-sdk_require
-command -v prometheus >/dev/null || fail "prometheus is not installed: run tools/install-deps.sh --test"
-command -v jq >/dev/null || fail "jq is not installed: run tools/install-deps.sh --test"
-
-PROM_PORT=$(free_port)
-PROM="http://127.0.0.1:$PROM_PORT"
-mkdir -p "$WORK/prom"
-printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\n' >"$WORK/prom.yml"
-
-start_prom() {
-  prometheus --web.enable-remote-write-receiver --web.listen-address="127.0.0.1:$PROM_PORT" \
-    --storage.tsdb.path="$WORK/prom" --config.file="$WORK/prom.yml" >>"$WORK/prometheus.log" 2>&1 &
-  PROM_PID=$!
-  PIDS+=("$PROM_PID")
-  wait_http "$PROM/-/ready" 30
-}
-
-stop_prom() {
-  kill -TERM "$PROM_PID"
-  local i
-  for ((i = 0; i < 300; i++)); do kill -0 "$PROM_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$PROM_PID" 2>/dev/null && fail "prometheus did not stop"
-  wait "$PROM_PID" 2>/dev/null || true
-}
+prom_setup
 
 # The ports and the storage directory stay the same across pipit restarts.
 OTLP=$(free_port); HEALTH=$(free_port); SDK_TELEMETRY=$(free_port)

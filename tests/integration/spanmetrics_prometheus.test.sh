@@ -10,19 +10,8 @@
 # of spans, one after the other, so that the counters grow between samples
 # and rate() has something to measure.
 source "$(dirname "$0")/lib.sh"
-sdk_require
-command -v prometheus >/dev/null || fail "prometheus is not installed: run tools/install-deps.sh --test"
-command -v jq >/dev/null || fail "jq is not installed: run tools/install-deps.sh --test"
-
-PROM_PORT=$(free_port)
-PROM="http://127.0.0.1:$PROM_PORT"
-mkdir -p "$WORK/prom"
-printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\n' >"$WORK/prom.yml"
-prometheus --web.enable-remote-write-receiver --web.listen-address="127.0.0.1:$PROM_PORT" \
-  --storage.tsdb.path="$WORK/prom" --config.file="$WORK/prom.yml" >>"$WORK/prometheus.log" 2>&1 &
-PROM_PID=$!
-PIDS+=("$PROM_PID")
-wait_http "$PROM/-/ready" 30
+prom_setup
+start_prom
 
 OTLP=$(free_port); HEALTH=$(free_port); SDK_TELEMETRY=$(free_port)
 cat >"$WORK/pipit.yaml" <<YAML
