@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wire_check.h"
+
 /* Deeper than any sane OTLP message (the JSON decoder allows 64 nested
  * AnyValues, about 140 message levels). */
 #define MAX_DEPTH 256
@@ -234,6 +236,77 @@ oom:
     return NULL;
 }
 
+pp_batch *pp_batch_wrap_encoded(pp_signal sig, const uint8_t *buf, size_t len) {
+    size_t items;
+    if (!pp_wire_check(sig, buf, len, &items)) return NULL;
+    pp_batch *b = calloc(1, sizeof(*b));
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!b || !copy) {
+        free(b);
+        free(copy);
+        return NULL;
+    }
+    if (len) memcpy(copy, buf, len);
+    atomic_init(&b->refs, 1);
+    b->signal = sig;
+    b->encoded = true;
+    b->enc = copy;
+    b->enc_len = len;
+    b->items = items;
+    return b;
+}
+
+pp_batch *pp_batch_concat(pp_batch *const *parts, size_t n) {
+    pp_batch *b = calloc(1, sizeof(*b));
+    if (!b || !(b->parts = malloc((n ? n : 1) * sizeof(*b->parts)))) {
+        free(b);
+        return NULL;
+    }
+    atomic_init(&b->refs, 1);
+    b->signal = n ? parts[0]->signal : PP_TRACES;
+    b->encoded = true;
+    for (size_t i = 0; i < n; i++) {
+        b->parts[b->nparts++] = pp_batch_ref(parts[i]);
+        b->items += parts[i]->items;
+    }
+    return b;
+}
+
+pp_batch *pp_batch_as_encoded(pp_batch *b) {
+    if (b->encoded) return pp_batch_ref(b);
+    pp_batch *e = calloc(1, sizeof(*e));
+    size_t n = pp_batch_encoded_size(b);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!e || !buf) {
+        free(e);
+        free(buf);
+        return NULL;
+    }
+    pp_batch_pack(b, buf);
+    atomic_init(&e->refs, 1);
+    e->signal = b->signal;
+    e->encoded = true;
+    e->enc = buf;
+    e->enc_len = n;
+    e->items = b->items;
+    return e;
+}
+
+pp_batch *pp_batch_decoded(pp_batch *b, pp_status *st) {
+    if (!b->encoded) return pp_batch_ref(b);
+    if (b->enc) return pp_batch_decode(b->signal, b->enc, b->enc_len, st);
+    size_t n = pp_batch_encoded_size(b);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf) {
+        pp_fail(st, PP_UNAVAILABLE, "out of memory decoding %zu bytes", n);
+        return NULL;
+    }
+    pp_batch_pack(b, buf);
+    pp_batch *d = pp_batch_decode(b->signal, buf, n, st);
+    free(buf);
+    return d;
+}
+
 pp_batch *pp_batch_ref(pp_batch *b) {
     atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
     return b;
@@ -244,12 +317,14 @@ void pp_batch_unref(pp_batch *b) {
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1) return;
     for (size_t i = 0; i < b->nparts; i++) pp_batch_unref(b->parts[i]);
     free(b->parts);
+    free(b->enc);
     pp_arena_destroy(b->arena);
     free(b);
 }
 
 bool pp_batch_is_exclusive(const pp_batch *b) {
-    return atomic_load_explicit(&b->refs, memory_order_acquire) == 1 && b->nparts == 0;
+    return atomic_load_explicit(&b->refs, memory_order_acquire) == 1 && b->nparts == 0 &&
+           !b->encoded;
 }
 
 int pp_batch_borrow(pp_batch *b, pp_batch *part) {
@@ -295,13 +370,25 @@ size_t pp_metrics_count(const pp_metrics_req *r) {
 }
 
 void pp_batch_recount(pp_batch *b) {
+    if (b->encoded) return; /* counted by pp_wire_check or from the parts */
     b->items = b->signal == PP_TRACES ? pp_traces_count(b->traces) : pp_metrics_count(b->metrics);
 }
 
 size_t pp_batch_encoded_size(const pp_batch *b) {
-    return protobuf_c_message_get_packed_size(b->msg);
+    if (!b->encoded) return protobuf_c_message_get_packed_size(b->msg);
+    if (b->enc) return b->enc_len;
+    size_t n = 0;
+    for (size_t i = 0; i < b->nparts; i++) n += pp_batch_encoded_size(b->parts[i]);
+    return n;
 }
 
 size_t pp_batch_pack(const pp_batch *b, uint8_t *out) {
-    return protobuf_c_message_pack(b->msg, out);
+    if (!b->encoded) return protobuf_c_message_pack(b->msg, out);
+    if (b->enc) {
+        if (b->enc_len) memcpy(out, b->enc, b->enc_len);
+        return b->enc_len;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < b->nparts; i++) n += pp_batch_pack(b->parts[i], out + n);
+    return n;
 }

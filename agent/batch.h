@@ -9,7 +9,17 @@
  * Ownership rule: consume() borrows the batch; a consumer that keeps it past
  * the call takes its own reference. A batch reachable by more than one holder
  * is read-only; a component that must change data works on a batch it alone
- * holds (pp_batch_is_exclusive) or builds a new one. */
+ * holds (pp_batch_is_exclusive) or builds a new one.
+ *
+ * Encoded batches: where every component downstream only forwards data
+ * (pp_consumer.takes_encoded: the batch processor, the otlp and otlphttp
+ * exporters), a receiver does not decode a protobuf request at all. It checks
+ * and counts it (wire_check.h) and passes the bytes on: `encoded` is set, msg
+ * is NULL, and the request is `enc`, or the concatenation of the parts'
+ * encodings (concatenated Export*ServiceRequests are one valid request, by
+ * protobuf's rules for repeated fields). Such a batch is sized and packed by
+ * copying bytes; pp_batch_decoded gives the decoded form to the rare step
+ * that must look inside (splitting one request). */
 #ifndef PIPIT_BATCH_H
 #define PIPIT_BATCH_H
 
@@ -40,6 +50,9 @@ typedef struct pp_batch {
     size_t items;        /* spans or metric data points */
     struct pp_batch **parts; /* batches whose data this one points into */
     size_t nparts;
+    bool encoded;  /* no msg: the data is enc, or else the parts' encodings in order */
+    uint8_t *enc;  /* malloc'd, owned; NULL for a concatenation */
+    size_t enc_len;
 } pp_batch;
 
 /* Decodes an encoded Export*ServiceRequest into a new batch (refs = 1).
@@ -49,6 +62,24 @@ pp_batch *pp_batch_decode(pp_signal sig, const uint8_t *buf, size_t len, pp_stat
 /* An empty request of the signal in a fresh arena, to be filled by the caller
  * (JSON decoding, merging). refs = 1. */
 pp_batch *pp_batch_new(pp_signal sig, size_t arena_hint);
+
+/* An encoded batch holding a copy of buf, when pp_wire_check accepts it;
+ * NULL otherwise (refused or out of memory: decode it instead, which names
+ * the problem). */
+pp_batch *pp_batch_wrap_encoded(pp_signal sig, const uint8_t *buf, size_t len);
+
+/* An encoded batch that is the concatenation of parts[0..n) (all encoded, of
+ * one signal; referenced, not copied). NULL when out of memory. */
+pp_batch *pp_batch_concat(pp_batch *const *parts, size_t n);
+
+/* The same data as an encoded batch: a new reference to b when b is
+ * encoded, else its protobuf encoding copied into a new one. NULL when out
+ * of memory. */
+pp_batch *pp_batch_as_encoded(pp_batch *b);
+
+/* The same data decoded: a new reference to b when b is decoded, else a
+ * batch decoded from b's bytes. NULL with st set when that fails. */
+pp_batch *pp_batch_decoded(pp_batch *b, pp_status *st);
 
 pp_batch *pp_batch_ref(pp_batch *b);
 void pp_batch_unref(pp_batch *b);

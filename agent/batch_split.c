@@ -5,6 +5,7 @@
  * pointers, which wastes at most half of what the arrays take. */
 #include "batch_split.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct builder {
@@ -389,20 +390,104 @@ static int add_metrics(builder *bd, pp_batch *in) {
     return 0;
 }
 
-int pp_batch_regroup_bounded(pp_batch *const *in, size_t n, size_t max_items, size_t max_bytes,
-                             size_t *oversize, pp_batch_emit_fn emit, void *arg) {
-    if (oversize) *oversize = 0;
-    if (n == 0) return 0;
+static int regroup_decoded(pp_batch *const *in, size_t n, size_t max_items, size_t max_bytes,
+                           size_t *oversize, pp_batch_emit_fn emit, void *arg) {
     builder bd = {.signal = in[0]->signal, .max_items = max_items, .max_bytes = max_bytes,
                   .emit = emit, .arg = arg};
     if (start_output(&bd) != 0) return -1;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = bd.signal == PP_TRACES ? add_traces(&bd, in[i]) : add_metrics(&bd, in[i]);
-    if (oversize) *oversize = bd.oversize;
+    *oversize += bd.oversize;
     if (rc == 0) return finish_output(&bd, false);
     pp_batch_unref(bd.out);
     return rc;
+}
+
+/* ---- encoded batches: whole requests side by side ---- */
+
+typedef struct group {
+    pp_batch **parts; /* owned references */
+    size_t n, cap, items, bytes;
+} group;
+
+/* Emits the group as one batch (its only part, or their concatenation). */
+static int group_emit(group *g, pp_batch_emit_fn emit, void *arg) {
+    if (g->n == 0) return 0;
+    pp_batch *out = g->n == 1 ? pp_batch_ref(g->parts[0]) : pp_batch_concat(g->parts, g->n);
+    for (size_t i = 0; i < g->n; i++) pp_batch_unref(g->parts[i]);
+    g->n = g->items = g->bytes = 0;
+    return out ? emit(out, arg) : -1;
+}
+
+static int group_push(group *g, pp_batch *b, size_t bytes) {
+    if (g->n == g->cap) {
+        size_t ncap = g->cap ? g->cap * 2 : 16;
+        pp_batch **np = realloc(g->parts, ncap * sizeof(*np));
+        if (!np) return -1;
+        g->parts = np;
+        g->cap = ncap;
+    }
+    g->parts[g->n++] = b;
+    g->items += b->items;
+    g->bytes += bytes;
+    return 0;
+}
+
+/* An encoded input that alone passes a cap is decoded and split like any
+ * decoded batch; the others are never opened: an output takes whole inputs
+ * while they fit (so an output may hold fewer than max_items items). */
+static int split_one(pp_batch *b, size_t max_items, size_t max_bytes, size_t *oversize,
+                     pp_batch_emit_fn emit, void *arg) {
+    pp_status st;
+    pp_status_clear(&st);
+    pp_batch *d = pp_batch_decoded(b, &st);
+    if (!d) return -1;
+    int rc = regroup_decoded(&d, 1, max_items, max_bytes, oversize, emit, arg);
+    pp_batch_unref(d);
+    return rc;
+}
+
+static int regroup_encoded(pp_batch *const *in, size_t n, size_t max_items, size_t max_bytes,
+                           size_t *oversize, pp_batch_emit_fn emit, void *arg) {
+    group g = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (in[i]->items == 0) continue; /* as decoded regrouping leaves empty data out */
+        pp_batch *b = pp_batch_as_encoded(in[i]);
+        if (!b) {
+            rc = -1;
+            break;
+        }
+        size_t bytes = pp_batch_encoded_size(b);
+        if ((max_items && b->items > max_items) || (max_bytes && bytes > max_bytes)) {
+            rc = group_emit(&g, emit, arg);
+            if (rc == 0) rc = split_one(b, max_items, max_bytes, oversize, emit, arg);
+            pp_batch_unref(b);
+            continue;
+        }
+        if ((max_items && g.items + b->items > max_items) || (max_bytes && g.bytes + bytes > max_bytes))
+            rc = group_emit(&g, emit, arg);
+        if (rc == 0 && group_push(&g, b, bytes) != 0) rc = -1;
+        if (rc != 0) pp_batch_unref(b);
+    }
+    if (rc == 0) rc = group_emit(&g, emit, arg);
+    for (size_t i = 0; i < g.n; i++) pp_batch_unref(g.parts[i]);
+    free(g.parts);
+    return rc;
+}
+
+int pp_batch_regroup_bounded(pp_batch *const *in, size_t n, size_t max_items, size_t max_bytes,
+                             size_t *oversize, pp_batch_emit_fn emit, void *arg) {
+    size_t ignored;
+    if (!oversize) oversize = &ignored;
+    *oversize = 0;
+    if (n == 0) return 0;
+    /* Encoded inputs stay encoded (their consumers take them); decoded ones
+     * joining them are packed rather than the encoded ones decoded. */
+    for (size_t i = 0; i < n; i++)
+        if (in[i]->encoded) return regroup_encoded(in, n, max_items, max_bytes, oversize, emit, arg);
+    return regroup_decoded(in, n, max_items, max_bytes, oversize, emit, arg);
 }
 
 int pp_batch_regroup(pp_batch *const *in, size_t n, size_t max_items, pp_batch_emit_fn emit,
@@ -425,8 +510,33 @@ static int collect_half(pp_batch *out, void *arg) {
     return 0;
 }
 
+/* A concatenation of several requests splits between them; one encoded
+ * request is decoded first. */
+static int halve_encoded(pp_batch *b, pp_batch **first, pp_batch **second) {
+    if (b->enc || b->nparts < 2) {
+        pp_status st;
+        pp_status_clear(&st);
+        pp_batch *d = pp_batch_decoded(b, &st);
+        if (!d) return -1;
+        int rc = pp_batch_halve(d, first, second);
+        pp_batch_unref(d);
+        return rc;
+    }
+    size_t k = 0, items = 0;
+    while (k < b->nparts - 1 && (k == 0 || items + b->parts[k]->items <= b->items / 2))
+        items += b->parts[k++]->items;
+    *first = k == 1 ? pp_batch_ref(b->parts[0]) : pp_batch_concat(b->parts, k);
+    *second = b->nparts - k == 1 ? pp_batch_ref(b->parts[k])
+                                 : pp_batch_concat(b->parts + k, b->nparts - k);
+    if (*first && *second) return 0;
+    pp_batch_unref(*first);
+    pp_batch_unref(*second);
+    return -1;
+}
+
 int pp_batch_halve(pp_batch *b, pp_batch **first, pp_batch **second) {
     if (b->items < 2) return -1;
+    if (b->encoded) return halve_encoded(b, first, second);
     halves h = {{NULL, NULL}, 0};
     if (pp_batch_regroup(&b, 1, (b->items + 1) / 2, collect_half, &h) != 0 || h.n != 2) {
         pp_batch_unref(h.got[0]);

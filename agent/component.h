@@ -46,6 +46,10 @@ const char *pp_kind_plural(pp_kind k); /* "receivers" (the YAML section) */
 typedef struct pp_consumer pp_consumer;
 struct pp_consumer {
     int (*consume)(pp_consumer *self, pp_batch *b, pp_status *st);
+    /* Also takes encoded batches (batch.h): set by components that only
+     * forward data and whose every downstream consumer takes them too. Set
+     * when the component is created (its next consumers exist by then). */
+    bool takes_encoded;
 };
 
 static inline int pp_consume(pp_consumer *c, pp_batch *b, pp_status *st) {

@@ -674,6 +674,7 @@ pp_exporter *pp_exporter_new(const pp_exporter_params *p, pp_status *st) {
     pp_exporter *e = calloc(1, sizeof(*e));
     if (!e) goto oom;
     e->consumer.consume = exporter_consume;
+    e->consumer.takes_encoded = p->takes_encoded;
     snprintf(e->component, sizeof(e->component), "exporter/%s", p->id);
     e->host = p->host;
     e->cfg = p->cfg;

@@ -282,6 +282,7 @@ typedef struct pp_exporter_params {
     const pp_exporter_cfg *cfg; /* lives until destroy */
     const pp_exporter_ops *ops;
     void *ctx;                  /* the exporter's own state, passed to ops */
+    bool takes_encoded; /* encode() only sizes and packs batches: encoded ones are welcome */
 } pp_exporter_params;
 
 /* On failure ctx is NOT freed (the caller still owns it). */

@@ -24,6 +24,7 @@ static int fanout_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
 
 void pp_fanout_init(pp_fanout *f) {
     f->base.consume = fanout_consume;
+    f->base.takes_encoded = false;
     f->members = NULL;
     f->count = 0;
 }
@@ -35,6 +36,8 @@ int pp_fanout_add(pp_fanout *f, pp_consumer *c) {
     if (!m) return -1;
     f->members = m;
     f->members[f->count++] = c;
+    /* Encoded batches only when every member takes them. */
+    f->base.takes_encoded = (f->count == 1 || f->base.takes_encoded) && c->takes_encoded;
     return 0;
 }
 

@@ -252,7 +252,7 @@ static void *otlp_create(const pp_create_params *p, pp_status *st) {
         .keepalive_idle_ns = c->keepalive.time_ns,
         .keepalive_interval_ns = c->keepalive.timeout_ns};
     pp_exporter_params ep = {.id = p->id, .host = p->host, .cfg = &c->common, .ops = &otlp_ops,
-                             .ctx = x};
+                             .ctx = x, .takes_encoded = true};
     pp_exporter *e = pp_exporter_new(&ep, st);
     if (!e) otlp_free_ctx(x);
     return e;

@@ -183,7 +183,7 @@ static void *otlphttp_create(const pp_create_params *p, pp_status *st) {
     if (!(x->headers = pp_egress_headers(fixed, &c->headers))) goto oom;
     x->opts = (pp_egress_opts){.tls = &c->tls, .http_version = CURL_HTTP_VERSION_2TLS};
     pp_exporter_params ep = {.id = p->id, .host = p->host, .cfg = &c->common,
-                             .ops = &otlphttp_ops, .ctx = x};
+                             .ops = &otlphttp_ops, .ctx = x, .takes_encoded = !x->json};
     pp_exporter *e = pp_exporter_new(&ep, st);
     if (!e) otlphttp_free_ctx(x);
     return e;

@@ -238,6 +238,8 @@ static void *batch_create(const pp_create_params *cp, pp_status *st) {
     p->cfg = cp->config;
     p->signal = cp->signal;
     p->next = cp->next[cp->signal];
+    /* Merging encoded requests is concatenating them (batch_split.h). */
+    p->consumer.takes_encoded = p->next && p->next->takes_encoded;
     snprintf(p->component, sizeof(p->component), "processor/%s", cp->id);
     size_t unit = p->cfg->send_batch_size > 0 ? (size_t)p->cfg->send_batch_size : 8192;
     if (p->cfg->send_batch_max_size > 0 && (size_t)p->cfg->send_batch_max_size > unit)

@@ -182,6 +182,7 @@ static void *ml_create(const pp_create_params *p, pp_status *st) {
     m->consumer.consume = ml_consume;
     m->cfg = p->config;
     m->next = p->next[p->signal];
+    m->consumer.takes_encoded = m->next && m->next->takes_encoded; /* it only counts items */
     snprintf(m->component, sizeof(m->component), "processor/%s", p->id);
     const char *labels[] = {"processor", p->id, NULL};
     bool traces = p->signal == PP_TRACES;

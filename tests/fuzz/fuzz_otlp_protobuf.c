@@ -2,13 +2,17 @@
  * (pp_batch_decode: protobuf-c into an arena, then id validation), for both
  * signals. Whatever decodes must re-encode to bytes that decode to the same
  * message, must regroup by reference without losing an item, and must be
- * encodable as OTLP/JSON (the otlphttp exporter's json encoding). */
+ * encodable as OTLP/JSON (the otlphttp exporter's json encoding). The
+ * forwarding path's wire check (wire_check.h) must never accept what decoding
+ * refuses, and must count what decoding counts; the encoded batch it makes
+ * must regroup and halve without losing an item. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "batch_split.h"
 #include "otlp_json.h"
+#include "wire_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -55,10 +59,34 @@ static void check(pp_batch *b) {
     pp_batch_unref(third);
 }
 
+static void check_encoded(pp_signal sig, const uint8_t *data, size_t size, size_t items) {
+    pp_batch *e = pp_batch_wrap_encoded(sig, data, size);
+    if (!e || e->items != items) abort();
+    size_t n;
+    uint8_t *p = pack(e, &n);
+    if (n != size || (n && memcmp(p, data, n) != 0)) abort();
+    free(p);
+    size_t regrouped = 0;
+    pp_batch *two[2] = {e, e};
+    if (pp_batch_regroup(two, 2, 3, count_items, &regrouped) != 0 || regrouped != 2 * items)
+        abort();
+    pp_batch *a, *b;
+    if (items >= 2) {
+        if (pp_batch_halve(e, &a, &b) != 0 || a->items + b->items != items) abort();
+        pp_batch_unref(a);
+        pp_batch_unref(b);
+    }
+    pp_batch_unref(e);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int sig = PP_TRACES; sig <= PP_METRICS; sig++) {
         pp_status st = {0};
+        size_t items;
+        bool vouched = pp_wire_check((pp_signal)sig, data, size, &items);
         pp_batch *b = pp_batch_decode((pp_signal)sig, data, size, &st);
+        if (vouched && (!b || b->items != items)) abort();
+        if (vouched) check_encoded((pp_signal)sig, data, size, items);
         if (!b) continue;
         check(b);
         pp_batch_unref(b);
