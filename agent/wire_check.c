@@ -33,6 +33,8 @@ typedef struct wfield {
     uint8_t id;          /* enum id_rule */
     uint8_t data_member; /* a member of Metric's `data` oneof */
     uint8_t singular;    /* K_MESSAGE, not repeated: a second occurrence means a merge */
+    uint8_t counted;     /* K_MESSAGE of a span or data point: one item */
+    uint8_t wire_ok;     /* bit n set: wire type n is accepted */
     uint8_t child;       /* K_MESSAGE: index in msgs[] */
 } wfield;
 
@@ -105,6 +107,12 @@ static bool fill_field(wmsg *m, const ProtobufCFieldDescriptor *fd) {
     w->id = w->kind == K_BYTES ? id_rule(m->role, fd->name) : ID_NONE;
     w->singular = w->kind == K_MESSAGE && fd->label != PROTOBUF_C_LABEL_REPEATED;
     if (w->singular && fd->id >= 64) return false; /* frame.seen has 64 bits */
+    w->counted = w->kind == K_MESSAGE &&
+                 (msgs[w->child].role == R_SPAN || msgs[w->child].role == R_POINT);
+    static const uint8_t wire_of[] = {[K_VARINT] = 1u << 0, [K_FIXED64] = 1u << 1,
+                                      [K_FIXED32] = 1u << 5, [K_BYTES] = 1u << 2,
+                                      [K_MESSAGE] = 1u << 2};
+    w->wire_ok = (uint8_t)(wire_of[w->kind] | (w->packable ? 1u << 2 : 0));
     w->data_member = m->role == R_METRIC && w->kind == K_MESSAGE &&
                      (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF);
     return true;
@@ -230,30 +238,44 @@ bool pp_wire_check(pp_signal sig, const uint8_t *p, size_t len, size_t *items) {
         frame *fr = &stack[top];
         const uint8_t *end = fr->end;
         uint64_t tag, v;
-        unsigned k = varint(p, end, 5, &tag);
-        if (!k || tag >> 3 == 0 || tag >> 3 > MAX_FIELD) return false;
-        p += k;
-        const wmsg *m = &msgs[fr->msg];
-        uint64_t num = tag >> 3;
-        static const wfield unknown = {.kind = K_UNKNOWN};
-        const wfield *w = num < m->nfields ? &m->f[num] : &unknown;
-        switch (tag & 7) {
-        case 0:
-            if ((w->kind != K_VARINT && w->kind != K_UNKNOWN) || !(k = varint(p, end, 10, &v)))
-                return false;
+        unsigned k;
+        if (*p < 0x80) { /* one-byte tags: every field OTLP defines */
+            tag = *p++;
+        } else {
+            if (!(k = varint(p, end, 5, &tag))) return false;
             p += k;
+        }
+        uint64_t num = tag >> 3;
+        unsigned wt = (unsigned)(tag & 7);
+        if (num == 0 || num > MAX_FIELD) return false;
+        const wmsg *m = &msgs[fr->msg];
+        static const wfield unknown = {.kind = K_UNKNOWN, .wire_ok = 0x27}; /* 0, 1, 2, 5 */
+        const wfield *w = num < m->nfields && m->f[num].kind ? &m->f[num] : &unknown;
+        if (!((w->wire_ok >> wt) & 1)) return false; /* also refuses groups, 6 and 7 */
+        switch (wt) {
+        case 0: { /* skip a value of at most 10 bytes */
+            const uint8_t *lim = end - p < 10 ? end : p + 10;
+            while (p < lim && (*p & 0x80)) p++;
+            if (p == lim) return false;
+            p++;
             break;
+        }
         case 1:
-            if ((w->kind != K_FIXED64 && w->kind != K_UNKNOWN) || end - p < 8) return false;
+            if (end - p < 8) return false;
             p += 8;
             break;
         case 5:
-            if ((w->kind != K_FIXED32 && w->kind != K_UNKNOWN) || end - p < 4) return false;
+            if (end - p < 4) return false;
             p += 4;
             break;
-        case 2: {
-            if (!(k = varint(p, end, 5, &v)) || v > (uint64_t)(end - p - k)) return false;
-            p += k;
+        default: { /* 2: length-delimited */
+            if (p < end && *p < 0x80) {
+                v = *p++;
+            } else {
+                if (!(k = varint(p, end, 5, &v))) return false;
+                p += k;
+            }
+            if (v > (uint64_t)(end - p)) return false;
             const uint8_t *body = p;
             p += v;
             if (w->kind == K_MESSAGE) {
@@ -270,18 +292,16 @@ bool pp_wire_check(pp_signal sig, const uint8_t *p, size_t len, size_t *items) {
                     fr->member = (uint32_t)num;
                 }
                 if (top + 1 >= MAX_DEPTH) return false;
-                const wmsg *child = &msgs[w->child];
-                if (child->role == R_SPAN || child->role == R_POINT) count++;
+                count += w->counted;
                 stack[++top] = (frame){.end = p, .msg = w->child};
                 p = body;
             } else if (w->kind == K_BYTES) {
                 if (w->id) note_id(w->id, m->role, body, v, &fr->state);
             } else if (w->kind != K_UNKNOWN) {
-                if (!w->packable || !packed_ok(w, body, v)) return false;
+                if (!packed_ok(w, body, v)) return false;
             }
             break;
         }
-        default: return false; /* groups (3, 4) and the unused wire types 6, 7 */
         }
     }
 }
