@@ -369,6 +369,35 @@ size_t pp_metrics_count(const pp_metrics_req *r) {
     return n;
 }
 
+/* Top-level fields 1 (resource_spans / resource_metrics) of a request that
+ * pp_wire_check accepted, skipping their contents. */
+static size_t count_resources(const uint8_t *p, size_t len) {
+    const uint8_t *end = p + len;
+    size_t n = 0;
+    uint64_t tag, v;
+    while (p < end && read_varint(&p, end, &tag)) {
+        switch (tag & 7) {
+        case 0: read_varint(&p, end, &v); break;
+        case 1: p += 8; break;
+        case 5: p += 4; break;
+        default:
+            if (!read_varint(&p, end, &v) || v > (uint64_t)(end - p)) return n;
+            p += v;
+            n += tag >> 3 == 1;
+        }
+    }
+    return n;
+}
+
+size_t pp_batch_resources(const pp_batch *b) {
+    if (!b->encoded)
+        return b->signal == PP_TRACES ? b->traces->n_resource_spans : b->metrics->n_resource_metrics;
+    if (b->enc) return count_resources(b->enc, b->enc_len);
+    size_t n = 0;
+    for (size_t i = 0; i < b->nparts; i++) n += pp_batch_resources(b->parts[i]);
+    return n;
+}
+
 void pp_batch_recount(pp_batch *b) {
     if (b->encoded) return; /* counted by pp_wire_check or from the parts */
     b->items = b->signal == PP_TRACES ? pp_traces_count(b->traces) : pp_metrics_count(b->metrics);

@@ -95,6 +95,8 @@ int pp_batch_validate(const pp_batch *b, pp_status *st);
 size_t pp_traces_count(const pp_traces_req *r);
 size_t pp_metrics_count(const pp_metrics_req *r);
 void pp_batch_recount(pp_batch *b);
+/* ResourceSpans / ResourceMetrics in the request (encoded or not). */
+size_t pp_batch_resources(const pp_batch *b);
 
 /* protobuf encoding of the batch's request: size, and pack into out (size bytes). */
 size_t pp_batch_encoded_size(const pp_batch *b);

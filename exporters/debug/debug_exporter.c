@@ -77,8 +77,7 @@ static int debug_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
     pp_counter_add(d->sent[b->signal], b->items);
     pthread_mutex_lock(&d->lock);
     if (sample(d)) {
-        size_t nres = b->signal == PP_TRACES ? b->traces->n_resource_spans
-                                             : b->metrics->n_resource_metrics;
+        size_t nres = pp_batch_resources(b);
         char resources[32], items[32];
         snprintf(resources, sizeof(resources), "%zu", nres);
         snprintf(items, sizeof(items), "%zu", b->items);
@@ -106,6 +105,7 @@ static void *debug_create(const pp_create_params *p, pp_status *st) {
     d->consumer.consume = debug_consume;
     d->cfg = p->config;
     d->detailed = strcmp(d->cfg->verbosity, "detailed") == 0;
+    d->consumer.takes_encoded = !d->detailed; /* counts need no decoding */
     size_t n = strlen(p->id) + sizeof("exporter/");
     d->id = malloc(n);
     if (d->id) snprintf(d->id, n, "exporter/%s", p->id);

@@ -334,6 +334,7 @@ static void test_encoded_batches_concatenate(void **state) {
     pp_batch *all = pp_batch_concat(in, 3);
     assert_non_null(all);
     assert_int_equal(all->items, 12);
+    assert_int_equal(pp_batch_resources(all), 3);
     size_t n = pp_batch_encoded_size(all);
     assert_int_equal(n, in[0]->enc_len + in[1]->enc_len + in[2]->enc_len);
     uint8_t *buf = malloc(n);
@@ -438,6 +439,11 @@ static void test_wrap_refuses_what_the_check_refuses(void **state) {
     pp_batch *d = tu_make_metrics(2, 3, 1);
     pp_batch *e = pp_batch_as_encoded(d);
     assert_non_null(e);
+    assert_int_equal(pp_batch_resources(e), pp_batch_resources(d));
+    pp_batch *t = tu_make_traces(2, 2, 5, 1), *te = pp_batch_as_encoded(t);
+    assert_int_equal(pp_batch_resources(te), 2);
+    pp_batch_unref(te);
+    pp_batch_unref(t);
     assert_true(e->encoded);
     assert_int_equal(e->items, 6);
     assert_false(pp_batch_is_exclusive(e)); /* nothing may edit a message it does not have */
@@ -465,6 +471,7 @@ static bool receiver_takes_encoded(const char *processors, const char *exporters
              "  otlphttp: {endpoint: http://127.0.0.1:9}\n"
              "  otlphttp/json: {endpoint: http://127.0.0.1:9, encoding: json}\n"
              "  debug: {}\n"
+             "  debug/detailed: {verbosity: detailed}\n"
              "  tu_exp: {}\n"
              "service:\n  pipelines:\n"
              "    traces: {receivers: [tu_recv], processors: [%s], exporters: [%s]}\n",
@@ -483,7 +490,8 @@ static void test_only_forwarding_pipelines_take_encoded_batches(void **state) {
     assert_true(receiver_takes_encoded("batch", "otlp"));
     assert_true(receiver_takes_encoded("memory_limiter, batch", "otlp, otlphttp"));
     assert_true(receiver_takes_encoded("", "otlphttp"));
-    assert_false(receiver_takes_encoded("batch", "otlp, debug"));
+    assert_true(receiver_takes_encoded("batch", "otlp, debug")); /* basic: counts only */
+    assert_false(receiver_takes_encoded("batch", "otlp, debug/detailed"));
     assert_false(receiver_takes_encoded("batch", "otlphttp/json"));
     assert_false(receiver_takes_encoded("probabilistic_sampler, batch", "otlp"));
     assert_false(receiver_takes_encoded("batch", "tu_exp"));
