@@ -9,7 +9,8 @@
 #   S2 OTLP/HTTP protobuf -> batch -> otlphttp exporter -> sink (HTTP)
 #   S3 OTLP/gRPC metrics -> batch -> prometheusremotewrite -> sink (remote write)
 #   S4 S1 with tail_sampling in front of batch
-#   S5 backend down -> SQLite spill -> replay (n/a until the storage exists)
+#   S5 S1 with the sink down: spill to SQLite (file_storage), then replay when
+#      the sink starts (tools/bench/spill_replay.sh)
 #
 # Per scenario: spans/s (S3: data points/s) at saturation (closed loop), pipit
 # CPU-seconds per million spans (utime+stime from /proc/<pid>/stat), peak RSS (VmHWM), p99
@@ -20,7 +21,8 @@
 #
 # Options (environment): DUR=seconds per measurement (default 10),
 # CONNS/STREAMS for the saturating client (default 4 x 8), ONLY="S0 S1",
-# CALLGRIND=1 to add instruction counts (slow: valgrind), OUT=file.
+# CALLGRIND=1 to add instruction counts (slow: valgrind), OUT=file,
+# REPLAY_LIMIT=seconds S5 waits for the replay (default 300).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -53,8 +55,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 stop() { kill -TERM "$1" 2>/dev/null || true; for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -KILL "$1" 2>/dev/null || true; }
 
+# start_sink [GRPC-PORT]: free ports, or that gRPC port (S5 reserves it).
 start_sink() {
-  "$LG" sink --grpc 127.0.0.1:0 --http 127.0.0.1:0 --stats 127.0.0.1:0 --prw 127.0.0.1:0 \
+  "$LG" sink --grpc "127.0.0.1:${1:-0}" --http 127.0.0.1:0 --stats 127.0.0.1:0 --prw 127.0.0.1:0 \
     >"$WORK/sink.out" 2>"$WORK/sink.log" &
   SINK_PID=$!; PIDS+=("$SINK_PID")
   for _ in $(seq 100); do [ -s "$WORK/sink.out" ] && break; sleep 0.05; done
@@ -75,6 +78,7 @@ pipit_config() {
     S2) exporter="otlphttp/sink" ;;
     S3) exporter="prometheusremotewrite/sink"; signal=metrics ;;
     S4) exporter="otlp/sink"; processors="[tail_sampling, batch]" ;;
+    S5) spill_config; return ;;
   esac
   cat <<YAML
 receivers:
@@ -177,14 +181,15 @@ FLOOR_NS=$(jq .arena.ns_per_span <<<"$FLOOR_JSON")
   echo "|---|---|---|---|---|---|---|---|---|"
 } | tee "$OUT"
 
-# Lines printed under the table (footnotes), and whether a
+# Lines printed under the table (footnotes, S5's replay), and whether a
 # delivery check failed (the exit status then says so, after the table).
 : >"$WORK/notes.md"
 UNDELIVERED=0
+source "$ROOT/tools/bench/spill_replay.sh"
 
 for sc in $ONLY; do
   case $sc in
-    S5) row S5 "n/a (no SQLite storage yet)" - - - - - - -; continue ;;
+    S5) run_s5; continue ;;
   esac
   unit=spans; [ "$sc" = S3 ] && unit=points
   start_sink
