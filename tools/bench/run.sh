@@ -7,12 +7,13 @@
 #   S0 OTLP/gRPC -> batch -> debug exporter (basic, sampled logging)
 #   S1 OTLP/gRPC -> batch -> otlp exporter -> sink (gRPC)
 #   S2 OTLP/HTTP protobuf -> batch -> otlphttp exporter -> sink (HTTP)
-#   S3 metrics -> prometheusremotewrite   (n/a until that exporter is registered)
+#   S3 OTLP/gRPC metrics -> batch -> prometheusremotewrite -> sink (remote write)
 #   S4 S1 with tail_sampling in front of batch
-#   S5 backend down -> SQLite spill -> replay (n/a until the storage exists)
+#   S5 S1 with the sink down: spill to SQLite (file_storage), then replay when
+#      the sink starts (tools/bench/spill_replay.sh)
 #
-# Per scenario: spans/s at saturation (closed loop), pipit CPU-seconds per
-# million spans (utime+stime from /proc/<pid>/stat), peak RSS (VmHWM), p99
+# Per scenario: spans/s (S3: data points/s) at saturation (closed loop), pipit
+# CPU-seconds per million spans (utime+stime from /proc/<pid>/stat), peak RSS (VmHWM), p99
 # latency at half of saturation minus the p99 of the same load sent straight
 # to the sink ("added"), and at a fixed 10 000 spans/s pipit's CPU % of one
 # core and RSS. Then the floor (tools/bench/floor.c) and pipit's cost per span
@@ -20,7 +21,8 @@
 #
 # Options (environment): DUR=seconds per measurement (default 10),
 # CONNS/STREAMS for the saturating client (default 4 x 8), ONLY="S0 S1",
-# CALLGRIND=1 to add instruction counts (slow: valgrind), OUT=file.
+# CALLGRIND=1 to add instruction counts (slow: valgrind), OUT=file,
+# REPLAY_LIMIT=seconds S5 waits for the replay (default 300).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -53,23 +55,30 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 stop() { kill -TERM "$1" 2>/dev/null || true; for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -KILL "$1" 2>/dev/null || true; }
 
+# start_sink [GRPC-PORT]: free ports, or that gRPC port (S5 reserves it).
 start_sink() {
-  "$LG" sink --grpc 127.0.0.1:0 --http 127.0.0.1:0 --stats 127.0.0.1:0 >"$WORK/sink.out" 2>"$WORK/sink.log" &
+  "$LG" sink --grpc "127.0.0.1:${1:-0}" --http 127.0.0.1:0 --stats 127.0.0.1:0 --prw 127.0.0.1:0 \
+    >"$WORK/sink.out" 2>"$WORK/sink.log" &
   SINK_PID=$!; PIDS+=("$SINK_PID")
   for _ in $(seq 100); do [ -s "$WORK/sink.out" ] && break; sleep 0.05; done
   SINK_GRPC=$(head -n1 "$WORK/sink.out" | jq .grpc_port)
   SINK_HTTP=$(head -n1 "$WORK/sink.out" | jq .http_port)
   SINK_STATS=$(head -n1 "$WORK/sink.out" | jq .stats_port)
+  SINK_PRW=$(head -n1 "$WORK/sink.out" | jq .prw_port)
+  [ "${SINK_GRPC:-0}" -gt 0 ] || { echo "sink did not start:" >&2; cat "$WORK/sink.log" >&2; exit 1; }
 }
+sink_counts() { curl -sf "http://127.0.0.1:$SINK_STATS/counts"; }
 
 # pipit_config SCENARIO -> YAML on stdout (uses $GRPC $HTTP $METRICS $SINK_*).
 pipit_config() {
-  local exporter processors="[batch]"
+  local exporter processors="[batch]" signal=traces
   case $1 in
     S0) exporter="debug" ;;
     S1) exporter="otlp/sink" ;;
     S2) exporter="otlphttp/sink" ;;
+    S3) exporter="prometheusremotewrite/sink"; signal=metrics ;;
     S4) exporter="otlp/sink"; processors="[tail_sampling, batch]" ;;
+    S5) spill_config; return ;;
   esac
   cat <<YAML
 receivers:
@@ -88,9 +97,10 @@ exporters:
   debug: {verbosity: basic, sampling_initial: 1, sampling_thereafter: 1000000}
   otlp/sink: {endpoint: "127.0.0.1:$SINK_GRPC", tls: {insecure: true}, compression: none}
   otlphttp/sink: {endpoint: "http://127.0.0.1:$SINK_HTTP", compression: none}
+  prometheusremotewrite/sink: {endpoint: "http://127.0.0.1:$SINK_PRW/api/v1/write"}
 service:
   pipelines:
-    traces: {receivers: [otlp], processors: $processors, exporters: [$exporter]}
+    $signal: {receivers: [otlp], processors: $processors, exporters: [$exporter]}
   telemetry:
     metrics: {address: "127.0.0.1:$METRICS"}
 YAML
@@ -110,6 +120,9 @@ loadgen() {
   local sc=$1 port=$2; shift 2
   local proto=grpc
   [ "$sc" = S2 ] && proto=http/protobuf
+  # S3: 100 points a request over 1000 series (50 names x 20 attribute sets;
+  # counters, gauges, histograms 60/30/10, cumulative): loadgen's defaults.
+  [ "$sc" = S3 ] && set -- --signal metrics --series 1000 --batch 100 "$@"
   "$LG" --protocol "$proto" --endpoint "127.0.0.1:$port" --quiet --timeout 30000 "$@"
 }
 
@@ -119,6 +132,40 @@ measure() {
   local t0; t0=$(cpu_ticks "$PIPIT_PID")
   RES=$(loadgen "$sc" "$port" "$@")
   CPU_S=$(echo "scale=4; ($(cpu_ticks "$PIPIT_PID") - $t0) / $TICK" | bc)
+}
+
+# pipit_metric NAME: pipit's self-telemetry counter or gauge, summed over its series.
+pipit_metric() {
+  curl -sf "http://127.0.0.1:$METRICS/metrics" |
+    awk -v m="$1" 'index($0, m "{") == 1 || index($0, m " ") == 1 {s += $NF} END {printf "%.0f\n", s}'
+}
+
+# S3, before pipit stops: waits (up to 10 s) until pipit has exported every
+# point it accepted; sets PRW_PIPIT (pipit's counts) and PRW_SENT (samples
+# pipit counts as delivered).
+prw_settle() {
+  local acc sent
+  for _ in $(seq 100); do
+    acc=$(pipit_metric otelcol_receiver_accepted_metric_points_total)
+    sent=$(pipit_metric otelcol_exporter_sent_metric_points_total)
+    [ "$sent" -ge "$acc" ] && break
+    sleep 0.1
+  done
+  PRW_SENT=$(pipit_metric pipit_prw_samples_sent_total)
+  PRW_POINTS=$sent
+  PRW_PIPIT="pipit accepted $acc points and exported $sent as $PRW_SENT samples in $(pipit_metric pipit_prw_series_sent_total) series ($(pipit_metric pipit_dropped_items_total) items dropped)"
+}
+
+# S3, after: the sink holds every sample pipit counts as delivered (more only
+# if a request was retried after an answer got lost); counts to the raw log.
+prw_delivery_check() {
+  local got; got=$(jq .prw.samples <<<"$1")
+  echo "S3: $PRW_PIPIT; the sink took $(jq -c .prw <<<"$1") by remote write" >>"$WORK/raw.log"
+  if [ "$got" -eq 0 ] || [ "$got" -lt "$PRW_SENT" ]; then
+    echo "S3: DELIVERY FAILED: the sink has $got samples, pipit sent $PRW_SENT" >>"$WORK/raw.log"
+    UNDELIVERED=1
+  fi
+  echo "S3 counts OTLP data points where the header says spans (points/s, CPU-s per M points, 10 000 points/s): loadgen's requests of 100 points over 1 000 series (counters, gauges, histograms), $(echo "scale=2; $got / ($PRW_POINTS + 0.001)" | bc) remote-write samples per point here. x floor \"-\": the floor decodes and re-encodes spans. The \"direct\" p99 is the same load sent to the sink's OTLP/gRPC receiver (loadgen does not speak remote write)." >>"$WORK/notes.md"
 }
 
 row() { printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$@" | tee -a "$OUT"; }
@@ -134,21 +181,28 @@ FLOOR_NS=$(jq .arena.ns_per_span <<<"$FLOOR_JSON")
   echo "|---|---|---|---|---|---|---|---|---|"
 } | tee "$OUT"
 
+# Lines printed under the table (footnotes, S5's replay), and whether a
+# delivery check failed (the exit status then says so, after the table).
+: >"$WORK/notes.md"
+UNDELIVERED=0
+source "$ROOT/tools/bench/spill_replay.sh"
+
 for sc in $ONLY; do
   case $sc in
-    S3) row S3 "n/a (exporter not built: prometheusremotewrite is not registered)" - - - - - - -; continue ;;
-    S5) row S5 "n/a (no SQLite storage yet)" - - - - - - -; continue ;;
+    S5) run_s5; continue ;;
   esac
+  unit=spans; [ "$sc" = S3 ] && unit=points
   start_sink
   start_pipit "$sc"
   port=$GRPC; [ "$sc" = S2 ] && port=$HTTP
   loadgen "$sc" "$port" --duration 1 --rate 10000 >/dev/null # warm-up
   # Saturation: closed loop.
   measure "$sc" "$port" --duration "$DUR" --connections "$CONNS" --streams "$STREAMS"
-  SAT=$(jq ".achieved.spans_per_s" <<<"$RES")
-  ACKED=$(jq ".spans.acked" <<<"$RES")
+  SAT=$(jq ".achieved.${unit}_per_s" <<<"$RES")
+  ACKED=$(jq ".$unit.acked" <<<"$RES")
   CPU_PER_M=$(echo "scale=4; $CPU_S / ($ACKED / 1000000)" | bc)
   RATIO=$(echo "scale=2; $CPU_PER_M * 1000 / $FLOOR_NS" | bc)
+  [ "$sc" = S3 ] && RATIO="-" # the floor decodes and re-encodes spans
   echo "$sc saturation: $RES" >>"$WORK/raw.log"
   # Half of saturation, open loop: through pipit, then straight to the sink.
   HALF=$(fmt "$(echo "$SAT / 2" | bc -l)")
@@ -161,14 +215,22 @@ for sc in $ONLY; do
   CPU10=$(echo "scale=2; $CPU_S * 100 / $DUR" | bc)
   RSS10=$(( $(status_kb "$PIPIT_PID" VmRSS) / 1024 ))
   HWM=$(( $(status_kb "$PIPIT_PID" VmHWM) / 1024 ))
+  [ "$sc" = S3 ] && prw_settle
   stop "$PIPIT_PID"
   sleep 0.5
-  SINK_SPANS=$(curl -sf "http://127.0.0.1:$SINK_STATS/counts" | jq .spans)
+  SINK_JSON=$(sink_counts)
+  SINK_SPANS=$(jq .spans <<<"$SINK_JSON")
   stop "$SINK_PID"
   row "$sc" "$(fmt "$SAT")" "$(fmt "$CPU_PER_M" 2)" "$RATIO" "$HWM" "$(fmt "$P99" 2) ($(fmt "$DIRECT" 2))" \
       "$(fmt "$(echo "$P99 - $DIRECT" | bc -l)" 2)" "$CPU10" "$RSS10"
-  echo "$sc: sink received $SINK_SPANS spans in total" >>"$WORK/raw.log"
+  if [ "$sc" = S3 ]; then
+    prw_delivery_check "$SINK_JSON"
+  else
+    echo "$sc: sink received $SINK_SPANS spans in total" >>"$WORK/raw.log"
+  fi
 done
+
+if [ -s "$WORK/notes.md" ]; then echo; cat "$WORK/notes.md"; fi | tee -a "$OUT"
 
 {
   echo
@@ -179,4 +241,8 @@ done
 
 if [ "${CALLGRIND:-0}" = 1 ]; then
   "$ROOT/tools/bench/callgrind.sh" | tee -a "$OUT"
+fi
+if [ "$UNDELIVERED" != 0 ]; then
+  echo "run.sh: a delivery check failed (see the raw log above)" >&2
+  exit 1
 fi

@@ -4,7 +4,8 @@
  * consumer, so the sink decodes exactly as pipit does. The consumer can
  * delay each request (a sleep on the receiving worker: with W workers the
  * sink then answers at most W / delay requests per second) or refuse a
- * fraction of them with a chosen code, spread evenly (every 1/ratio-th). */
+ * fraction of them with a chosen code, spread evenly (every 1/ratio-th).
+ * With --prw it also takes Prometheus remote write (sink_prw.c). */
 #include "sink.h"
 
 #include <getopt.h>
@@ -19,6 +20,7 @@
 #include "hll.h"
 #include "http_endpoint.h"
 #include "receivers/otlp/otlp_receiver.h"
+#include "sink_prw.h"
 #include "strbuf.h"
 
 enum { T_GRPC, T_HTTP, T_COUNT };
@@ -41,6 +43,7 @@ struct sink {
     atomic_uint_fast64_t requests[T_COUNT][PP_SIGNAL_COUNT], failed[T_COUNT];
     atomic_uint_fast64_t spans, points, bytes, seq;
     lg_hll traces;
+    lg_prw_sink *prw; /* NULL without --prw */
     int64_t t0;
     sink_consumer cons[T_COUNT];
 };
@@ -118,7 +121,11 @@ static char *counts_json(sink *s, size_t *len) {
                          (unsigned long long)atomic_load(&s->requests[t][PP_TRACES]),
                          (unsigned long long)atomic_load(&s->requests[t][PP_METRICS]),
                          (unsigned long long)atomic_load(&s->failed[t]));
-    pp_sb_printf(&sb, "}}\n");
+    lg_prw_counts prw;
+    lg_prw_sink_counts(s->prw, &prw);
+    pp_sb_printf(&sb, "},\"prw\":");
+    lg_prw_counts_json(&prw, &sb);
+    pp_sb_printf(&sb, "}\n");
     return pp_sb_finish(&sb, len);
 }
 
@@ -130,7 +137,7 @@ static void on_counts(void *arg, pp_http_reply *reply) {
 /* ---- options ---- */
 
 typedef struct sink_opts {
-    const char *grpc, *http, *stats;
+    const char *grpc, *http, *stats, *prw;
     double duration;
 } sink_opts;
 
@@ -143,14 +150,20 @@ static void sink_usage(FILE *out) {
           "  --http HOST:PORT     HTTP listener (default 127.0.0.1:14318; \"off\")\n"
           "  --stats HOST:PORT    GET /counts answers the counts as JSON (default\n"
           "                       127.0.0.1:14319; \"off\"). Port 0 anywhere picks a free port.\n"
+          "  --prw HOST:PORT      Prometheus remote write 1.0 listener (default off): POST\n"
+          "                       /api/v1/write, snappy'd WriteRequest, answered 204 and\n"
+          "                       counted (requests, series, samples, native histograms,\n"
+          "                       bytes); 400 with the reason for a body that does not decode.\n"
+          "                       The --delay-ms and --fail-* options apply to OTLP only.\n"
           "  --delay-ms N         hold each request N ms before answering (blocks a worker)\n"
           "  --fail-ratio F       refuse this fraction of requests (evenly spread)\n"
           "  --fail-code C        unavailable (gRPC 14 / HTTP 503, default), resource_exhausted\n"
           "                       (8 / 429) or invalid_argument (3 / 400)\n"
           "  --retry-after S      RetryInfo / Retry-After seconds on refusals (default 1)\n"
           "  --duration S         exit after S seconds (default: at SIGTERM or SIGINT)\n\n"
-          "stdout: one line {\"ready\":true,\"grpc_port\":...,\"http_port\":...,\"stats_port\":...}\n"
-          "when listening, and the final counts as JSON at exit.\n",
+          "stdout: one line {\"ready\":true,\"grpc_port\":...,\"http_port\":...,\"stats_port\":...,\n"
+          "\"prw_port\":...} when listening (0 for a listener that is off), and the final\n"
+          "counts as JSON at exit (remote write under \"prw\").\n",
           out);
 }
 
@@ -158,7 +171,8 @@ static int parse_sink(int argc, char **argv, sink_opts *o, sink *s) {
     static const struct option lo[] = {
         {"grpc", 1, 0, 'g'},      {"http", 1, 0, 't'},     {"stats", 1, 0, 's'},
         {"delay-ms", 1, 0, 'd'},  {"fail-ratio", 1, 0, 'r'}, {"fail-code", 1, 0, 'c'},
-        {"retry-after", 1, 0, 'a'}, {"duration", 1, 0, 'D'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"retry-after", 1, 0, 'a'}, {"duration", 1, 0, 'D'}, {"prw", 1, 0, 'p'},
+        {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -167,6 +181,7 @@ static int parse_sink(int argc, char **argv, sink_opts *o, sink *s) {
         case 'g': o->grpc = optarg; break;
         case 't': o->http = optarg; break;
         case 's': o->stats = optarg; break;
+        case 'p': o->prw = optarg; break;
         case 'd': s->delay_ms = (int)strtol(optarg, &end, 10); break;
         case 'r': s->fail_ratio = strtod(optarg, &end); break;
         case 'a': s->retry_after_s = (int)strtol(optarg, &end, 10); break;
@@ -205,7 +220,7 @@ int lg_sink_main(int argc, char **argv) {
     if (!s) return 1;
     s->fail_code = PP_UNAVAILABLE;
     s->retry_after_s = 1;
-    sink_opts o = {"127.0.0.1:14317", "127.0.0.1:14318", "127.0.0.1:14319", 0};
+    sink_opts o = {"127.0.0.1:14317", "127.0.0.1:14318", "127.0.0.1:14319", "off", 0};
     int prc = parse_sink(argc, argv, &o, s);
     if (prc != 0) {
         free(s);
@@ -247,11 +262,12 @@ int lg_sink_main(int argc, char **argv) {
     }
     if (on(o.grpc) && !(gs = pp_grpc_server_start(&cfg.grpc, &in[T_GRPC], &st))) goto out;
     if (on(o.http) && !(hs = pp_http_server_start(&cfg.http, &in[T_HTTP], &st))) goto out;
+    if (on(o.prw) && !(s->prw = lg_prw_sink_start(o.prw, &st))) goto out;
     if (on(o.stats) && !(stats = pp_http_endpoint_start(o.stats, "/counts", on_counts, s, &st)))
         goto out;
-    printf("{\"ready\":true,\"grpc_port\":%d,\"http_port\":%d,\"stats_port\":%d}\n",
+    printf("{\"ready\":true,\"grpc_port\":%d,\"http_port\":%d,\"stats_port\":%d,\"prw_port\":%d}\n",
            gs ? pp_grpc_server_port(gs) : 0, hs ? pp_http_server_port(hs) : 0,
-           stats ? pp_http_endpoint_port(stats) : 0);
+           stats ? pp_http_endpoint_port(stats) : 0, lg_prw_sink_port(s->prw));
     fflush(stdout);
     if (o.duration > 0) alarm((unsigned)(o.duration + 0.999));
     int sig;
@@ -262,6 +278,7 @@ out:
     int64_t deadline = mono_ns() + 2000000000LL;
     if (gs) pp_grpc_server_stop(gs, deadline);
     if (hs) pp_http_server_stop(hs, deadline);
+    lg_prw_sink_stop(s->prw);
     pp_http_endpoint_stop(stats);
     pp_grpc_server_free(gs);
     pp_http_server_free(hs);
@@ -273,6 +290,7 @@ out:
     }
     pp_cfg_free(f->schema, &cfg);
     pp_metrics_free(host.metrics);
+    lg_prw_sink_free(s->prw);
     free(s);
     return rc;
 }
