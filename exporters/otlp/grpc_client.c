@@ -367,13 +367,19 @@ static nghttp2_nv nv_static(const char *name, const char *value) {
                         value ? strlen(value) : 0, NGHTTP2_NV_FLAG_NONE};
 }
 
+/* Seconds as the libcurl path counts them (ns / 1e9 + 1); Linux takes at most 32767. */
+static int keepalive_s(int64_t ns) {
+    if (ns <= 0) return KEEPALIVE_S;
+    int64_t s = ns / 1000000000LL + 1;
+    return s > 32767 ? 32767 : (int)s;
+}
+
 pp_grpc_client *pp_grpc_client_new(const pp_grpc_client_opts *o) {
     pp_grpc_client *c = calloc(1, sizeof(*c));
     if (!c) return NULL;
     c->fd = -1;
-    c->keepidle_s = o->keepalive_idle_ns > 0 ? (int)(o->keepalive_idle_ns / 1000000000LL + 1) : KEEPALIVE_S;
-    c->keepintvl_s = o->keepalive_interval_ns > 0 ? (int)(o->keepalive_interval_ns / 1000000000LL + 1)
-                                                   : KEEPALIVE_S;
+    c->keepidle_s = keepalive_s(o->keepalive_idle_ns);
+    c->keepintvl_s = keepalive_s(o->keepalive_interval_ns);
     size_t nmeta = o->metadata ? o->metadata->count : 0;
     c->host = strdup(o->host);
     c->port = strdup(o->port);
