@@ -1,11 +1,9 @@
 /* egress.c -- see egress.h. */
 #include "egress.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 CURL *pp_egress_handle(const pp_egress_opts *o) {
@@ -66,87 +64,26 @@ oom:
     return NULL;
 }
 
-/* grpc-message is percent-encoded; bad escapes are kept as they are. */
-static void percent_decode(const char *s, size_t n, char *out, size_t outlen) {
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 1 < outlen; i++) {
-        if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
-            isxdigit((unsigned char)s[i + 2])) {
-            char hex[3] = {s[i + 1], s[i + 2], 0};
-            out[o++] = (char)strtol(hex, NULL, 16);
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-}
-
-static void copy_value(const char *v, size_t n, char *out, size_t outlen) {
-    if (n >= outlen) n = outlen - 1;
-    memcpy(out, v, n);
-    out[n] = '\0';
-}
-
 /* One header or trailer line ("name: value\r\n"); status lines reset state. */
 static size_t on_header(char *buf, size_t size, size_t nitems, void *arg) {
     pp_egress_resp *r = arg;
     size_t n = size * nitems, len = n;
     while (len > 0 && (buf[len - 1] == '\r' || buf[len - 1] == '\n')) len--;
     if (len >= 5 && !strncmp(buf, "HTTP/", 5)) {
-        /* A new response (after a 1xx or a redirect): forget the previous one. */
-        r->grpc_status = -1;
-        r->content_type[0] = r->content_encoding[0] = r->retry_after[0] = r->captured[0] = '\0';
+        pp_egress_resp_restart(r); /* after a 1xx or a redirect */
         return n;
     }
     const char *colon = memchr(buf, ':', len);
     if (!colon) return n;
-    size_t klen = (size_t)(colon - buf);
     const char *v = colon + 1;
     while (v < buf + len && (*v == ' ' || *v == '\t')) v++;
-    size_t vlen = (size_t)(buf + len - v);
-#define IS(name) (klen == sizeof(name) - 1 && !strncasecmp(buf, name, klen))
-    if (IS("grpc-status")) {
-        char tmp[16];
-        copy_value(v, vlen, tmp, sizeof(tmp));
-        r->grpc_status = atoi(tmp);
-    } else if (IS("grpc-message")) {
-        percent_decode(v, vlen, r->grpc_message, sizeof(r->grpc_message));
-    } else if (IS("grpc-status-details-bin")) {
-        free(r->grpc_details);
-        r->grpc_details = malloc(vlen + 1);
-        if (r->grpc_details) copy_value(v, vlen, r->grpc_details, vlen + 1);
-    } else if (IS("content-type")) {
-        copy_value(v, vlen, r->content_type, sizeof(r->content_type));
-    } else if (IS("grpc-encoding") || IS("content-encoding")) {
-        copy_value(v, vlen, r->content_encoding, sizeof(r->content_encoding));
-    } else if (IS("retry-after")) {
-        copy_value(v, vlen, r->retry_after, sizeof(r->retry_after));
-    } else if (r->capture && klen == strlen(r->capture) && !strncasecmp(buf, r->capture, klen)) {
-        copy_value(v, vlen, r->captured, sizeof(r->captured));
-    }
-#undef IS
+    pp_egress_resp_header(r, buf, (size_t)(colon - buf), v, (size_t)(buf + len - v));
     return n;
 }
 
 static size_t on_body(char *buf, size_t size, size_t nmemb, void *arg) {
-    pp_egress_resp *r = arg;
-    size_t n = size * nmemb, keep = n;
-    if (r->len + keep > r->max_body) {
-        keep = r->max_body > r->len ? r->max_body - r->len : 0;
-        r->truncated = true;
-    }
-    if (r->len + keep > r->cap) {
-        size_t ncap = r->cap ? r->cap : 1024;
-        while (ncap < r->len + keep) ncap *= 2;
-        uint8_t *nb = realloc(r->body, ncap);
-        if (!nb) return 0; /* curl fails the transfer: retried */
-        r->body = nb;
-        r->cap = ncap;
-    }
-    memcpy(r->body + r->len, buf, keep);
-    r->len += keep;
-    return n;
+    size_t n = size * nmemb;
+    return pp_egress_resp_body(arg, (const uint8_t *)buf, n) ? n : 0; /* 0: curl fails it, retried */
 }
 
 static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d) {
@@ -201,12 +138,7 @@ void pp_egress_handle_free(CURL *c) {
 CURLcode pp_egress_post(CURL *c, const char *url, struct curl_slist *headers, const uint8_t *body,
                         size_t len, int64_t timeout_ns, const _Atomic int64_t *abort_at_ns,
                         pp_egress_resp *resp, char *err, size_t errlen) {
-    size_t max = resp->max_body ? resp->max_body : 4u << 20;
-    const char *capture = resp->capture;
-    memset(resp, 0, sizeof(*resp));
-    resp->max_body = max;
-    resp->capture = capture;
-    resp->grpc_status = -1;
+    pp_egress_resp_reset(resp);
     char ebuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
@@ -228,14 +160,6 @@ CURLcode pp_egress_post(CURL *c, const char *url, struct curl_slist *headers, co
         snprintf(err, errlen, "%s", rc == CURLE_ABORTED_BY_CALLBACK ? "aborted at the shutdown deadline"
                                     : ebuf[0] ? ebuf : curl_easy_strerror(rc));
     return rc;
-}
-
-void pp_egress_resp_free(pp_egress_resp *r) {
-    free(r->body);
-    free(r->grpc_details);
-    r->body = NULL;
-    r->grpc_details = NULL;
-    r->len = r->cap = 0;
 }
 
 int64_t pp_parse_retry_after(const char *v, int64_t now_unix) {

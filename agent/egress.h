@@ -1,9 +1,10 @@
 /* egress.h -- one HTTP request from an exporter through a reused libcurl easy
  * handle: TLS settings, headers, per-attempt timeout, abort at the shutdown
  * deadline, and the answer's status, headers (and gRPC trailers, which
- * libcurl hands to the header callback too) and body. Shared by the otlp and
- * otlphttp exporters. Set PP_CURL_VERBOSE in the environment to see libcurl's
- * trace of every request on stderr (debugging only). */
+ * libcurl hands to the header callback too) and body, read into a
+ * pp_egress_resp (egress_resp.h). Shared by the otlp and otlphttp exporters.
+ * Set PP_CURL_VERBOSE in the environment to see libcurl's trace of every
+ * request on stderr (debugging only). */
 #ifndef PIPIT_EGRESS_H
 #define PIPIT_EGRESS_H
 
@@ -14,22 +15,8 @@
 #include <stdint.h>
 
 #include "config_schema.h"
+#include "egress_resp.h"
 #include "tls_config.h"
-
-typedef struct pp_egress_resp {
-    long http_status;
-    int grpc_status;        /* -1: no grpc-status seen */
-    char grpc_message[512]; /* percent-decoded */
-    char *grpc_details;     /* grpc-status-details-bin, base64 as received (malloc'd) */
-    char content_type[128];
-    char content_encoding[32]; /* grpc-encoding or Content-Encoding */
-    char retry_after[64];
-    const char *capture;   /* set by the caller: one more header to keep (name), or NULL */
-    char captured[512];    /* its value ("" when absent) */
-    uint8_t *body; /* malloc'd, at most max_body bytes are kept */
-    size_t len, cap, max_body;
-    bool truncated;
-} pp_egress_resp;
 
 typedef struct pp_egress_opts {
     const pp_tls_cfg *tls; /* NULL: defaults (verify with the system CAs) */
@@ -53,8 +40,6 @@ struct curl_slist *pp_egress_headers(const char *const *fixed, const pp_cfg_kvs 
 CURLcode pp_egress_post(CURL *c, const char *url, struct curl_slist *headers, const uint8_t *body,
                         size_t len, int64_t timeout_ns, const _Atomic int64_t *abort_at_ns,
                         pp_egress_resp *resp, char *err, size_t errlen);
-
-void pp_egress_resp_free(pp_egress_resp *r);
 
 /* Retry-After as delta-seconds or an HTTP-date; 0 when absent or unparsable.
  * now_unix is the wall clock in seconds (for dates). */

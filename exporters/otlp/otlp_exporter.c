@@ -1,19 +1,29 @@
 /* otlp_exporter.c -- the `otlp` exporter (alias otlp_grpc): OTLP/gRPC over
- * HTTP/2 with libcurl; h2c with prior knowledge when insecure, HTTP/2 over
- * TLS otherwise. Queue, retry and breaker come from exporter.h.
+ * HTTP/2; plaintext h2c (prior knowledge) through our own client
+ * (grpc_client.h), HTTP/2 over TLS through libcurl. Queue, retry and breaker
+ * come from exporter.h.
  *
- * One CURL easy handle per consumer thread, reused for every send, so each
- * consumer keeps one HTTP/2 connection open: num_consumers requests in flight
- * without an event loop of our own. (A CURLM multi handle would multiplex
- * them over one connection; with at most a few dozen consumers the extra
- * connections cost little and each send stays a plain blocking call.) */
+ * One connection per consumer thread (a grpc_client or a CURL easy handle),
+ * reused for every send, so num_consumers requests are in flight without an
+ * event loop of our own. (Multiplexing them over one connection would save a
+ * few connections and make each send something other than a plain blocking
+ * call.)
+ *
+ * Why two transports: libcurl before 8.0 (Debian 12 has 7.88) cannot reuse a
+ * prior-knowledge h2c connection (curl#10634), so every plaintext request
+ * paid a TCP handshake and HTTP/2's 64 KiB initial windows for a body of
+ * megabytes. TLS connections libcurl reuses fine. Both transports send the
+ * same metadata (otlp_metadata) and read answers into one pp_egress_resp
+ * that pp_grpc_classify judges. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "compress.h"
 #include "egress.h"
 #include "exporter.h"
+#include "grpc_client.h"
 #include "grpc_result.h"
 #include "tls_config.h"
 
@@ -117,11 +127,21 @@ static size_t otlp_validate(const void *cfg, const char *path, pp_diag *d) {
 typedef struct otlp_exp {
     const otlp_cfg *cfg;
     pp_compression comp;
+    pp_cfg_kvs metadata; /* request headers: gRPC's, then the user's */
+    bool h2c;            /* plaintext: grpc_client; TLS: libcurl */
+    /* h2c */
+    char host[256], port[16], authority[256];
+    pp_grpc_client_opts client;
+    /* TLS (libcurl) */
     char *url[PP_SIGNAL_COUNT];
     struct curl_slist *headers;
     struct curl_slist *connect_to; /* server_name_override: URL names it, connect goes to host */
     pp_egress_opts opts;
 } otlp_exp;
+
+static const char *const paths[PP_SIGNAL_COUNT] = {
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"};
 
 static pp_export_request *otlp_encode(void *ctx, pp_batch *b, pp_status *st) {
     otlp_exp *x = ctx;
@@ -155,20 +175,16 @@ oom:
 
 static void *otlp_conn_new(void *ctx) {
     otlp_exp *x = ctx;
+    if (x->h2c) return pp_grpc_client_new(&x->client);
     CURL *c = pp_egress_handle(&x->opts);
     if (c && x->connect_to) curl_easy_setopt(c, CURLOPT_CONNECT_TO, x->connect_to);
-    /* libcurl before 8.0 fails every request on a reused prior-knowledge h2c
-     * connection ("Error in the HTTP2 framing layer", curl#10634; Debian 12
-     * ships 7.88.1): open a fresh connection per request there. */
-    if (c && x->opts.http_version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE &&
-        curl_version_info(CURLVERSION_NOW)->version_num < 0x080000)
-        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
     return c;
 }
 
 static void otlp_conn_free(void *ctx, void *conn) {
-    (void)ctx;
-    pp_egress_handle_free(conn);
+    otlp_exp *x = ctx;
+    if (x->h2c) pp_grpc_client_free(conn);
+    else pp_egress_handle_free(conn);
 }
 
 static void otlp_send(void *ctx, void *conn, const pp_export_request *r,
@@ -180,13 +196,23 @@ static void otlp_send(void *ctx, void *conn, const pp_export_request *r,
     }
     pp_egress_resp resp = {.max_body = 4u << 20};
     char err[CURL_ERROR_SIZE + 32];
-    CURLcode rc = pp_egress_post(conn, x->url[r->signal], x->headers, r->body, r->len,
-                                 x->cfg->timeout_ns, abort_at, &resp, err, sizeof(err));
-    if (rc == CURLE_OK || resp.grpc_status >= 0) {
+    bool answered, timed_out;
+    if (x->h2c) {
+        pp_grpc_call_rc rc = pp_grpc_client_call(conn, paths[r->signal], r->body, r->len,
+                                                 x->cfg->timeout_ns, abort_at, &resp, err, sizeof(err));
+        answered = rc == PP_GRPC_CALL_ANSWERED;
+        timed_out = rc == PP_GRPC_CALL_TIMEOUT;
+    } else {
+        CURLcode rc = pp_egress_post(conn, x->url[r->signal], x->headers, r->body, r->len,
+                                     x->cfg->timeout_ns, abort_at, &resp, err, sizeof(err));
+        answered = rc == CURLE_OK;
+        timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+    }
+    if (answered || resp.grpc_status >= 0) {
         pp_grpc_classify(&resp, r->signal, res);
     } else {
         pp_send_result_set(res, PP_SEND_RETRY, "%s: %s",
-                           rc == CURLE_OPERATION_TIMEDOUT ? "DEADLINE_EXCEEDED" : "UNAVAILABLE", err);
+                           timed_out ? "DEADLINE_EXCEEDED" : "UNAVAILABLE", err);
     }
     pp_egress_resp_free(&resp);
 }
@@ -195,6 +221,11 @@ static void otlp_free_ctx(void *ctx) {
     otlp_exp *x = ctx;
     if (!x) return;
     for (int s = 0; s < PP_SIGNAL_COUNT; s++) free(x->url[s]);
+    for (size_t i = 0; i < x->metadata.count; i++) {
+        free(x->metadata.items[i].key);
+        free(x->metadata.items[i].value);
+    }
+    free(x->metadata.items);
     curl_slist_free_all(x->headers);
     curl_slist_free_all(x->connect_to);
     free(x);
@@ -209,9 +240,83 @@ static const pp_exporter_ops otlp_ops = {.encode = otlp_encode, .conn_new = otlp
                                          .destroy = otlp_free_ctx,
                                          .max_request_bytes = OTLP_MAX_REQUEST_BYTES};
 
-static const char *const paths[PP_SIGNAL_COUNT] = {
-    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"};
+static int metadata_add(pp_cfg_kvs *m, const char *key, const char *value) {
+    pp_cfg_kv *items = realloc(m->items, (m->count + 1) * sizeof(*items));
+    if (!items) return -1;
+    m->items = items;
+    char *k = strdup(key), *v = strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return -1;
+    }
+    items[m->count++] = (pp_cfg_kv){k, v};
+    return 0;
+}
+
+/* The request headers both transports send: gRPC's, our user-agent unless
+ * the user's headers carry one, then the user's headers. */
+static int otlp_metadata(otlp_exp *x, const otlp_cfg *c) {
+    pp_cfg_kvs *m = &x->metadata;
+    char tmo[32];
+    snprintf(tmo, sizeof(tmo), "%lldm", (long long)(c->timeout_ns / 1000000));
+    bool user_agent = false;
+    for (size_t i = 0; i < c->headers.count; i++)
+        user_agent |= !strcasecmp(c->headers.items[i].key, "user-agent");
+    if (metadata_add(m, "content-type", "application/grpc") || metadata_add(m, "te", "trailers") ||
+        metadata_add(m, "grpc-encoding", pp_compression_name(x->comp)) ||
+        metadata_add(m, "grpc-timeout", tmo) ||
+        metadata_add(m, "grpc-accept-encoding", "gzip,zstd,snappy") ||
+        (!user_agent && metadata_add(m, "user-agent", "pipit/" PIPIT_VERSION)))
+        return -1;
+    for (size_t i = 0; i < c->headers.count; i++)
+        if (metadata_add(m, c->headers.items[i].key, c->headers.items[i].value)) return -1;
+    return 0;
+}
+
+/* The h2c client's options: host:port (host may be a bracketed IPv6
+ * address) split for getaddrinfo. */
+static void h2c_setup(otlp_exp *x, const char *hostport) {
+    const otlp_cfg *c = x->cfg;
+    const char *colon = strrchr(hostport, ':');
+    size_t hl = (size_t)(colon - hostport);
+    if (hl >= 2 && hostport[0] == '[' && hostport[hl - 1] == ']')
+        snprintf(x->host, sizeof(x->host), "%.*s", (int)(hl - 2), hostport + 1);
+    else snprintf(x->host, sizeof(x->host), "%.*s", (int)hl, hostport);
+    snprintf(x->port, sizeof(x->port), "%s", colon + 1);
+    snprintf(x->authority, sizeof(x->authority), "%s", hostport);
+    x->client = (pp_grpc_client_opts){.host = x->host, .port = x->port, .authority = x->authority,
+                                      .metadata = &x->metadata,
+                                      .keepalive_idle_ns = c->keepalive.time_ns,
+                                      .keepalive_interval_ns = c->keepalive.timeout_ns};
+}
+
+/* libcurl's setup for HTTP/2 over TLS. */
+static int tls_setup(otlp_exp *x, const char *host) {
+    const otlp_cfg *c = x->cfg;
+    char target[256];
+    snprintf(target, sizeof(target), "%s", host);
+    if (c->tls.server_name_override) {
+        /* Verify (and send SNI for) the override name while connecting to host. */
+        const char *port = strrchr(host, ':');
+        char rule[600];
+        snprintf(rule, sizeof(rule), "%s%s:%s", c->tls.server_name_override, port, host);
+        snprintf(target, sizeof(target), "%s%s", c->tls.server_name_override, port);
+        if (!(x->connect_to = curl_slist_append(NULL, rule))) return -1;
+    }
+    for (int s = 0; s < PP_SIGNAL_COUNT; s++) {
+        size_t n = strlen(target) + strlen(paths[s]) + 16;
+        if (!(x->url[s] = malloc(n))) return -1;
+        snprintf(x->url[s], n, "https://%s%s", target, paths[s]);
+    }
+    const char *fixed[] = {"Expect:", NULL};
+    if (!(x->headers = pp_egress_headers(fixed, &x->metadata))) return -1;
+    x->opts = (pp_egress_opts){.tls = &c->tls,
+                               .http_version = CURL_HTTP_VERSION_2TLS,
+                               .keepalive_idle_ns = c->keepalive.time_ns,
+                               .keepalive_interval_ns = c->keepalive.timeout_ns};
+    return 0;
+}
 
 static void *otlp_create(const pp_create_params *p, pp_status *st) {
     const otlp_cfg *c = p->config;
@@ -220,37 +325,16 @@ static void *otlp_create(const pp_create_params *p, pp_status *st) {
     x->cfg = c;
     pp_compression_parse(c->compression, &x->comp);
     bool https = false;
-    char host[256], target[256];
+    char host[256];
     if (!parse_endpoint(c->endpoint, &c->tls, &https, host, sizeof(host))) {
         otlp_free_ctx(x);
         pp_fail(st, PP_INVALID, "bad endpoint \"%s\"", c->endpoint);
         return NULL;
     }
-    snprintf(target, sizeof(target), "%s", host);
-    if (https && c->tls.server_name_override) {
-        /* Verify (and send SNI for) the override name while connecting to host. */
-        const char *port = strrchr(host, ':');
-        char rule[600];
-        snprintf(rule, sizeof(rule), "%s%s:%s", c->tls.server_name_override, port, host);
-        snprintf(target, sizeof(target), "%s%s", c->tls.server_name_override, port);
-        if (!(x->connect_to = curl_slist_append(NULL, rule))) goto oom;
-    }
-    for (int s = 0; s < PP_SIGNAL_COUNT; s++) {
-        size_t n = strlen(target) + strlen(paths[s]) + 16;
-        if (!(x->url[s] = malloc(n))) goto oom;
-        snprintf(x->url[s], n, "%s://%s%s", https ? "https" : "http", target, paths[s]);
-    }
-    char enc[64], tmo[64];
-    snprintf(enc, sizeof(enc), "grpc-encoding: %s", pp_compression_name(x->comp));
-    snprintf(tmo, sizeof(tmo), "grpc-timeout: %lldm", (long long)(c->timeout_ns / 1000000));
-    const char *fixed[] = {"content-type: application/grpc", "te: trailers", enc, tmo,
-                           "grpc-accept-encoding: gzip,zstd,snappy", "Expect:", NULL};
-    if (!(x->headers = pp_egress_headers(fixed, &c->headers))) goto oom;
-    x->opts = (pp_egress_opts){
-        .tls = c->tls_present || https ? &c->tls : NULL,
-        .http_version = https ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE,
-        .keepalive_idle_ns = c->keepalive.time_ns,
-        .keepalive_interval_ns = c->keepalive.timeout_ns};
+    if (otlp_metadata(x, c) != 0) goto oom;
+    x->h2c = !https;
+    if (x->h2c) h2c_setup(x, host);
+    else if (tls_setup(x, host) != 0) goto oom;
     pp_exporter_params ep = {.id = p->id, .host = p->host, .cfg = &c->common, .ops = &otlp_ops,
                              .ctx = x, .takes_encoded = true};
     pp_exporter *e = pp_exporter_new(&ep, st);

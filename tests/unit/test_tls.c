@@ -9,8 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "service.h"
 #include "testutil.h"
 #include "testutil_grpc.h"
+#include "testutil_world.h"
 
 static char dir[128];
 
@@ -176,6 +178,48 @@ static void test_grpc_bad_credentials_do_not_start(void **state) {
     assert_null(pp_grpc_server_start(&tu_srv->cfg, &tu_srv->in, &st));
 }
 
+/* The otlp exporter over TLS (libcurl; plaintext goes through grpc_client.c):
+ * it verifies the server with ca_file, sends the configured headers (the
+ * server requires the bearer token) and keeps one connection per consumer. */
+static void test_otlp_exporter_over_tls(void **state) {
+    (void)state;
+    server_tls(&tu_srv->cfg.tls, &tu_srv->cfg.tls_present, false);
+    tu_server_use_auth(tu_srv);
+    tu_server_start(tu_srv);
+    tu_world_register_fakes();
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml),
+             "receivers: {tu_recv: }\n"
+             "exporters:\n"
+             "  otlp:\n"
+             "    endpoint: https://localhost:%d\n"
+             "    tls: {ca_file: %s}\n"
+             "    headers: {authorization: Bearer s3cret}\n"
+             "    sending_queue: {num_consumers: 1}\n"
+             "service: {pipelines: {traces: {receivers: [tu_recv], exporters: [otlp]}}}\n",
+             tu_srv->port, pki("ca.pem"));
+    tu_world *w = tu_world_new(yaml);
+    pp_status st = {0};
+    assert_int_equal(pp_service_start(w->svc, &st), 0);
+    tu_recv *r = pp_service_instance(w->svc, PP_RECEIVER, "tu_recv", NULL);
+    assert_non_null(r);
+    for (uint32_t k = 0; k < 3; k++) {
+        pp_batch *b = tu_make_traces(1, 1, 4, k);
+        assert_int_equal(tu_recv_push(r, b, &st), 0);
+        pp_batch_unref(b);
+    }
+    for (int i = 0; i < 5000; i++) {
+        pthread_mutex_lock(&tu_srv->sink.mu);
+        size_t items = tu_srv->sink.items;
+        pthread_mutex_unlock(&tu_srv->sink.mu);
+        if (items >= 12) break;
+        usleep(1000);
+    }
+    tu_world_free(w);
+    assert_int_equal(tu_srv->sink.items, 12);
+    assert_int_equal(tu_srv->sink.batches, 3);
+}
+
 /* ---- HTTP ---- */
 
 typedef struct http_fx {
@@ -268,6 +312,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_grpc_mtls, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test_setup_teardown(test_grpc_bad_credentials_do_not_start, tu_srv_setup,
                                         tu_srv_teardown),
+        cmocka_unit_test_setup_teardown(test_otlp_exporter_over_tls, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test_setup_teardown(test_http_tls, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test_setup_teardown(test_http_mtls, tu_srv_setup, tu_srv_teardown),
         cmocka_unit_test_setup_teardown(test_http_bad_credentials_do_not_start, tu_srv_setup,
