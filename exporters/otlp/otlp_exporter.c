@@ -143,26 +143,33 @@ static const char *const paths[PP_SIGNAL_COUNT] = {
     "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
     "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"};
 
+/* gRPC framing: compressed flag, then the message length big-endian. */
+static void frame_header(uint8_t *h, bool compressed, size_t len) {
+    h[0] = compressed;
+    h[1] = (uint8_t)(len >> 24);
+    h[2] = (uint8_t)(len >> 16);
+    h[3] = (uint8_t)(len >> 8);
+    h[4] = (uint8_t)len;
+}
+
 static pp_export_request *otlp_encode(void *ctx, pp_batch *b, pp_status *st) {
     otlp_exp *x = ctx;
-    size_t n = pp_batch_encoded_size(b);
-    uint8_t *plain = malloc(n ? n : 1), *packed = NULL, *frame = NULL;
-    size_t plen = 0;
-    if (!plain) goto oom;
-    pp_batch_pack(b, plain);
-    if (pp_compress(x->comp, plain, n, &packed, &plen) != 0) goto oom;
-    frame = malloc(plen + 5);
-    if (!frame) goto oom;
-    /* gRPC framing: compressed flag, then the length big-endian. */
-    frame[0] = x->comp != PP_COMP_NONE;
-    frame[1] = (uint8_t)(plen >> 24);
-    frame[2] = (uint8_t)(plen >> 16);
-    frame[3] = (uint8_t)(plen >> 8);
-    frame[4] = (uint8_t)plen;
-    memcpy(frame + 5, packed, plen);
-    free(plain);
-    free(packed);
-    pp_export_request *r = pp_export_request_new(b, frame, plen + 5);
+    size_t n = pp_batch_encoded_size(b), len = n;
+    uint8_t *plain = NULL, *packed = NULL, *frame = NULL;
+    if (x->comp == PP_COMP_NONE) { /* packed straight behind the header: no copy */
+        if (!(frame = malloc(n + 5))) goto oom;
+        pp_batch_pack(b, frame + 5);
+    } else {
+        if (!(plain = malloc(n ? n : 1))) goto oom;
+        pp_batch_pack(b, plain);
+        if (pp_compress(x->comp, plain, n, &packed, &len) != 0) goto oom;
+        if (!(frame = malloc(len + 5))) goto oom;
+        memcpy(frame + 5, packed, len);
+        free(plain);
+        free(packed);
+    }
+    frame_header(frame, x->comp != PP_COMP_NONE, len);
+    pp_export_request *r = pp_export_request_new(b, frame, len + 5);
     if (!r) pp_fail(st, PP_UNAVAILABLE, "out of memory");
     return r;
 oom:
