@@ -13,6 +13,7 @@ typedef struct mem_queue {
     size_t capacity;
     pp_export_request *head, *tail;
     size_t queued;
+    size_t bytes; /* bodies queued and in flight */
     pp_export_request **flight; /* in flight, unordered */
     size_t nflight, flight_cap;
 } mem_queue;
@@ -25,6 +26,7 @@ static int mq_put(pp_queue_storage *q, pp_export_request *r) {
     else m->head = r;
     m->tail = r;
     m->queued++;
+    m->bytes += r->len;
     return 0;
 }
 
@@ -67,7 +69,9 @@ static void unflight(mem_queue *m, pp_export_request *r) {
 }
 
 static void mq_ack(pp_queue_storage *q, pp_export_request *r) {
-    unflight((mem_queue *)q, r);
+    mem_queue *m = (mem_queue *)q;
+    unflight(m, r);
+    m->bytes -= r->len;
     pp_export_request_free(r);
 }
 
@@ -85,6 +89,8 @@ static size_t mq_size(const pp_queue_storage *q) {
     return m->queued + m->nflight;
 }
 
+static size_t mq_bytes(const pp_queue_storage *q) { return ((const mem_queue *)q)->bytes; }
+
 static void mq_destroy(pp_queue_storage *q) {
     mem_queue *m = (mem_queue *)q;
     for (pp_export_request *r = m->head, *n; r; r = n) {
@@ -100,7 +106,7 @@ pp_queue_storage *pp_queue_storage_memory(size_t capacity) {
     mem_queue *m = calloc(1, sizeof(*m));
     if (!m) return NULL;
     m->base = (pp_queue_storage){.put = mq_put, .peek = mq_peek, .ack = mq_ack, .nack = mq_nack,
-                                 .size = mq_size, .destroy = mq_destroy};
+                                 .size = mq_size, .bytes = mq_bytes, .destroy = mq_destroy};
     m->capacity = capacity;
     return &m->base;
 }

@@ -15,6 +15,8 @@ typedef struct spill {
     pp_store *store;
     pp_queue_storage *disk;
     size_t capacity;
+    size_t max_bytes; /* memory tier cap on bodies (0: none) */
+    size_t mem_bytes; /* bodies in the memory tier, queued and in flight */
     bool failing;
     pp_export_request *head, *tail; /* queued in memory, by seq */
     size_t queued;
@@ -28,6 +30,12 @@ static bool mem_busy(void *arg, uint64_t shard) {
         if (p->flight[i]->shard == shard) return true;
     return false;
 }
+
+/* Bytes of the memory tier: counted when a request enters it (put), given
+ * back when it leaves (acked, moved to disk, popped). The disk frees what it
+ * takes, so those paths read r->len before handing r over. */
+static void mem_take(spill *p, const pp_export_request *r) { p->mem_bytes += r->len; }
+static void mem_release(spill *p, const pp_export_request *r) { p->mem_bytes -= r->len; }
 
 static void append(spill *p, pp_export_request *r) {
     r->next = NULL;
@@ -47,8 +55,11 @@ static void push_front(spill *p, pp_export_request *r) {
 static int sp_put(pp_queue_storage *q, pp_export_request *r) {
     spill *p = (spill *)q;
     if (!r->seq) r->seq = pp_store_next_seq(p->store);
-    if (!p->failing && p->queued + p->nflight < p->capacity && p->disk->size(p->disk) == 0) {
+    bool room = p->queued + p->nflight < p->capacity &&
+                (!p->max_bytes || p->mem_bytes == 0 || p->mem_bytes + r->len <= p->max_bytes);
+    if (!p->failing && room && p->disk->size(p->disk) == 0) {
         append(p, r);
+        mem_take(p, r);
         return 0;
     }
     return p->disk->put(p->disk, r);
@@ -107,8 +118,12 @@ static bool unflight(spill *p, pp_export_request *r) {
 
 static void sp_ack(pp_queue_storage *q, pp_export_request *r) {
     spill *p = (spill *)q;
-    if (unflight(p, r)) pp_export_request_free(r);
-    else p->disk->ack(p->disk, r);
+    if (unflight(p, r)) {
+        mem_release(p, r);
+        pp_export_request_free(r);
+    } else {
+        p->disk->ack(p->disk, r);
+    }
 }
 
 /* Not delivered: a memory request goes to disk, committed before this
@@ -120,14 +135,21 @@ static void sp_nack(pp_queue_storage *q, pp_export_request *r) {
         p->disk->nack(p->disk, r);
         return;
     }
-    if (p->disk->put(p->disk, r) == 0) pp_store_flush(p->store);
-    else push_front(p, r);
+    size_t len = r->len; /* r belongs to the disk once put */
+    if (p->disk->put(p->disk, r) == 0) {
+        p->mem_bytes -= len;
+        pp_store_flush(p->store);
+    } else {
+        push_front(p, r);
+    }
 }
 
 static size_t sp_size(const pp_queue_storage *q) {
     const spill *p = (const spill *)q;
     return p->queued + p->nflight + p->disk->size(p->disk);
 }
+
+static size_t sp_bytes(const pp_queue_storage *q) { return ((const spill *)q)->mem_bytes; }
 
 static void sp_destroy(pp_queue_storage *q) {
     spill *p = (spill *)q;
@@ -147,7 +169,11 @@ size_t pp_spill_to_disk(pp_queue_storage *q) {
     size_t kept = 0;
     for (pp_export_request *r = p->head, *n; r; r = n) {
         n = r->next;
-        if (p->disk->put(p->disk, r) == 0) continue;
+        size_t len = r->len; /* r belongs to the disk once put */
+        if (p->disk->put(p->disk, r) == 0) {
+            p->mem_bytes -= len;
+            continue;
+        }
         r->next = NULL;
         if (keep_tail) keep_tail->next = r;
         else keep_head = r;
@@ -168,6 +194,7 @@ pp_export_request *pp_spill_pop_memory(pp_queue_storage *q) {
     if (!p->head) p->tail = NULL;
     p->queued--;
     r->next = NULL;
+    mem_release(p, r);
     return r;
 }
 
@@ -177,13 +204,15 @@ void pp_spill_set_failing(pp_queue_storage *q, bool failing) {
     if (failing) pp_spill_to_disk(q);
 }
 
-pp_queue_storage *pp_queue_storage_spill(pp_store *s, pp_queue_storage *disk, size_t capacity) {
+pp_queue_storage *pp_queue_storage_spill(pp_store *s, pp_queue_storage *disk, size_t capacity,
+                                         size_t max_bytes) {
     spill *p = calloc(1, sizeof(*p));
     if (!p) return NULL;
     p->base = (pp_queue_storage){.put = sp_put, .peek = sp_peek, .ack = sp_ack, .nack = sp_nack,
-                                 .size = sp_size, .destroy = sp_destroy};
+                                 .size = sp_size, .bytes = sp_bytes, .destroy = sp_destroy};
     p->store = s;
     p->disk = disk;
     p->capacity = capacity;
+    p->max_bytes = max_bytes;
     return &p->base;
 }

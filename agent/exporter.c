@@ -603,19 +603,24 @@ static int exporter_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
     if (e->store) return consume_stored(e, b, list, st);
 
     /* All of a batch's requests or none, so a refusal never half-takes it. */
-    size_t n = 0;
-    for (pp_export_request *r = list; r; r = r->next) n++;
+    size_t n = 0, nbytes = 0;
+    for (pp_export_request *r = list; r; r = r->next) {
+        n++;
+        nbytes += r->len;
+    }
     pthread_mutex_lock(&e->lock);
     size_t cap = (size_t)e->cfg->sending_queue.queue_size, size = e->queue->size(e->queue);
+    size_t max_bytes = (size_t)e->cfg->sending_queue.max_bytes, bytes = e->queue->bytes(e->queue);
     /* An empty queue takes any batch, however many requests it made. */
-    if (size > 0 && size + n > cap) {
+    if (size > 0 && (size + n > cap || (max_bytes && bytes + nbytes > max_bytes))) {
         pthread_mutex_unlock(&e->lock);
         for (pp_export_request *r = list, *nx; r; r = nx) {
             nx = r->next;
             pp_export_request_free(r);
         }
         pp_counter_add(e->enqueue_failed[b->signal], b->items);
-        pp_fail(st, PP_UNAVAILABLE, "%s: sending queue is full (%zu requests)", e->component, cap);
+        pp_fail(st, PP_UNAVAILABLE, "%s: sending queue is full (%zu of %zu requests, %zu of %zu bytes)",
+                e->component, size, cap, bytes, max_bytes);
         st->retry_after_ms = 1000;
         return -1;
     }
@@ -716,7 +721,7 @@ static int attach_storage(pp_exporter *e, pp_host *host, pp_status *st) {
                              .replay_rate = (double)qc->replay_rate_limit};
     pp_queue_storage *disk = pp_store_queue(s, &o, st);
     if (!disk) return -1;
-    pp_queue_storage *q = always ? disk : pp_queue_storage_spill(s, disk, (size_t)qc->queue_size);
+    pp_queue_storage *q = always ? disk : pp_queue_storage_spill(s, disk, (size_t)qc->queue_size, (size_t)qc->max_bytes);
     if (!q) {
         disk->destroy(disk);
         return pp_fail(st, PP_INTERNAL, "out of memory");

@@ -102,6 +102,7 @@ typedef struct pp_queue_cfg {
     char *storage;         /* extension id of a storage extension (storage.h), or NULL */
     char *durability;      /* with storage: "spill" (default) or "always" */
     int64_t replay_rate_limit; /* with storage: items/s read back from disk; 0 = no cap */
+    int64_t max_bytes;     /* pipit: request bytes held in memory; 0 = no cap (128 MiB) */
 } pp_queue_cfg;
 
 typedef struct pp_retry_cfg {
@@ -235,6 +236,9 @@ struct pp_queue_storage {
     /* r was not delivered: back at its place for a later peek. */
     void (*nack)(pp_queue_storage *q, pp_export_request *r);
     size_t (*size)(const pp_queue_storage *q); /* stored, including in flight */
+    /* Bytes of request bodies held in memory, including in flight (NULL:
+     * nothing is held in memory). */
+    size_t (*bytes)(const pp_queue_storage *q);
     void (*destroy)(pp_queue_storage *q);      /* frees what is still stored */
 };
 

@@ -24,6 +24,10 @@ const pp_cfg_field pp_queue_schema[] = {
     {.key = "replay_rate_limit", .type = PP_CFG_INT,
      .offset = offsetof(pp_queue_cfg, replay_rate_limit), .min = 0, .max = INT64_MAX,
      .help = "pipit extension, with storage: items per second read back from disk (0: no cap)"},
+    {.key = "max_bytes", .type = PP_CFG_INT, .offset = offsetof(pp_queue_cfg, max_bytes),
+     .min = 0, .max = INT64_MAX,
+     .help = "pipit extension: bytes of requests held in memory (0: no cap); past it the queue "
+             "counts as full"},
     {.key = "sizer", .type = PP_CFG_IGNORED},
     {.key = "blocking", .type = PP_CFG_IGNORED},
     {.key = "block_on_overflow", .type = PP_CFG_IGNORED},
@@ -61,7 +65,8 @@ const pp_cfg_field pp_breaker_schema[] = {
 };
 
 void pp_exporter_cfg_defaults(pp_exporter_cfg *c) {
-    c->sending_queue = (pp_queue_cfg){.enabled = true, .num_consumers = 10, .queue_size = 1000};
+    c->sending_queue = (pp_queue_cfg){.enabled = true, .num_consumers = 10, .queue_size = 1000,
+                                      .max_bytes = 128 << 20};
     c->retry_on_failure = (pp_retry_cfg){.enabled = true,
                                          .initial_interval_ns = 5 * SEC,
                                          .max_interval_ns = 30 * SEC,

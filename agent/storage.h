@@ -119,7 +119,8 @@ pp_store *pp_host_storage(pp_host *h, const char *id);
  * either tier whose shard is free in both. nack: a memory request goes to
  * disk (keeping its seq); a disk one stays where it is (attempts counted).
  * Not thread-safe (called under the exporter's lock, like every queue). */
-pp_queue_storage *pp_queue_storage_spill(pp_store *s, pp_queue_storage *disk, size_t capacity);
+pp_queue_storage *pp_queue_storage_spill(pp_store *s, pp_queue_storage *disk, size_t capacity,
+                                         size_t max_bytes);
 /* Backend failing (true) or answering again: while failing, puts go to disk,
  * and setting it moves every queued memory request to disk. */
 void pp_spill_set_failing(pp_queue_storage *q, bool failing);

@@ -348,6 +348,36 @@ static void test_queue_full_refuses(void **state) {
     rig_free(r);
 }
 
+/* sending_queue.max_bytes: the queue is full by bytes before it is by count. */
+static void test_queue_bytes_cap_refuses(void **state) {
+    (void)state;
+    rig *r = rig_new();
+    pp_batch *probe = tu_make_traces(1, 1, 4, 4);
+    size_t one = pp_batch_encoded_size(probe); /* fake_encode's body for 4 spans */
+    pp_batch_unref(probe);
+    r->cfg.sending_queue.max_bytes = (int64_t)(2 * one + one / 2);
+    r->cfg.sending_queue.num_consumers = 1;
+    r->f.stall = true;
+    rig_start(r);
+    pp_status st;
+    for (int i = 0; i < 2; i++) assert_int_equal(consume_spans(r, 4, &st), 0);
+    assert_int_equal(consume_spans(r, 4, &st), -1);
+    assert_int_equal(st.code, PP_UNAVAILABLE);
+    assert_non_null(strstr(st.msg, "bytes"));
+    assert_int_equal(counter(r, "otelcol_exporter_enqueue_failed_spans"), 4);
+    pthread_mutex_lock(&r->f.lock);
+    r->f.stall = false;
+    pthread_mutex_unlock(&r->f.lock);
+    await_arrived(r, 8);
+    for (int i = 0; i < 100 && pp_exporter_queue_size(r->e) > 0; i++) sleep_ms(1);
+    assert_int_equal(consume_spans(r, 4, &st), 0); /* acknowledged bytes were given back */
+    await_arrived(r, 12);
+    rig_shutdown(r, 5 * SEC);
+    assert_int_equal(counter(r, "otelcol_exporter_sent_spans"), 12);
+    assert_int_equal(all_dropped(r), 0);
+    rig_free(r);
+}
+
 static void test_retry_then_ok(void **state) {
     (void)state;
     rig *r = rig_new();
@@ -794,6 +824,7 @@ int main(void) {
         cmocka_unit_test(test_storage_config_checks),
         cmocka_unit_test(test_delivers_and_counts),
         cmocka_unit_test(test_queue_full_refuses),
+        cmocka_unit_test(test_queue_bytes_cap_refuses),
         cmocka_unit_test(test_retry_then_ok),
         cmocka_unit_test(test_server_delay_overrides_backoff),
         cmocka_unit_test(test_permanent_error_dropped_and_logged),

@@ -344,7 +344,7 @@ static void test_unknown_exporter_rows_kept(void **state) {
 static void test_spill_fifo_per_shard(void **state) {
     fx *f = *state;
     pp_store *s = open_store(f, 1 << 30, PP_FULL_DROP_OLDEST);
-    pp_queue_storage *q = pp_queue_storage_spill(s, queue(s, "prw", false), 2);
+    pp_queue_storage *q = pp_queue_storage_spill(s, queue(s, "prw", false), 2, 0);
     for (uint32_t i = 0; i < 5; i++) assert_int_equal(q->put(q, req(i, 200, 7, false)), 0);
     assert_int_equal(q->size(q), 5);
     pp_store_flush(s);
@@ -373,6 +373,37 @@ static void test_spill_fifo_per_shard(void **state) {
         assert_int_equal(tag_of(r), i);
         q->ack(q, r);
     }
+    q->destroy(q);
+    pp_store_close(s);
+}
+
+/* Spill with a byte cap: the memory tier takes requests while their bodies
+ * fit max_bytes (any one when empty), the rest go to disk; leaving memory
+ * (ack, nack to disk) gives the bytes back. Order holds across tiers. */
+static void test_spill_bytes_cap(void **state) {
+    fx *f = *state;
+    pp_store *s = open_store(f, 1 << 30, PP_FULL_DROP_OLDEST);
+    pp_queue_storage *q = pp_queue_storage_spill(s, queue(s, "prw", false), 100, 500);
+    for (uint32_t i = 0; i < 4; i++) assert_int_equal(q->put(q, req(i, 200, 0, false)), 0);
+    pp_store_flush(s);
+    assert_int_equal(q->bytes(q), 400);
+    assert_int_equal(pp_store_rows(s), 2); /* the third would pass 500 bytes */
+    for (uint32_t i = 0; i < 4; i++) {
+        pp_export_request *r = q->peek(q);
+        assert_int_equal(tag_of(r), i);
+        q->ack(q, r);
+    }
+    assert_int_equal(q->bytes(q), 0);
+    assert_int_equal(q->size(q), 0);
+    /* One body larger than the cap still goes to memory when it is empty. */
+    assert_int_equal(q->put(q, req(9, 800, 0, false)), 0);
+    assert_int_equal(q->bytes(q), 800);
+    pp_export_request *r = q->peek(q);
+    q->nack(q, r); /* back to disk */
+    assert_int_equal(q->bytes(q), 0);
+    r = q->peek(q);
+    assert_int_equal(tag_of(r), 9);
+    q->ack(q, r);
     q->destroy(q);
     pp_store_close(s);
 }
@@ -408,6 +439,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_corrupt_file_quarantined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_pages_quarantined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_exporter_rows_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spill_bytes_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spill_fifo_per_shard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_rate_limit, setup, teardown),
     };
