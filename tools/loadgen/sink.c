@@ -1,7 +1,9 @@
 /* sink.c -- `pipit-loadgen sink`: an OTLP backend that counts.
  *
  * pipit's own OTLP receiver transports (gRPC and HTTP) feed a counting
- * consumer, so the sink decodes exactly as pipit does. The consumer can
+ * consumer, so the sink checks requests exactly as pipit does; it takes them
+ * encoded (wire check, no decoding) and reads trace ids from the bytes.
+ * The consumer can
  * delay each request (a sleep on the receiving worker: with W workers the
  * sink then answers at most W / delay requests per second) or refuse a
  * fraction of them with a chosen code, spread evenly (every 1/ratio-th).
@@ -70,6 +72,71 @@ static void count_traces(sink *s, const pp_traces_req *r) {
         }
 }
 
+/* The next length-delimited field of p..end (others skipped): its number
+ * and contents. false at the end or on bad encoding. */
+static bool next_len_field(const uint8_t **p, const uint8_t *end, uint64_t *num,
+                           const uint8_t **body, size_t *blen) {
+    while (*p < end) {
+        uint64_t tag = 0, v = 0;
+        int shift = 0;
+        do {
+            if (*p >= end || shift > 63) return false;
+            tag |= (uint64_t)(**p & 0x7f) << shift;
+            shift += 7;
+        } while (*(*p)++ & 0x80);
+        unsigned wt = tag & 7;
+        if (wt == 1 || wt == 5) {
+            size_t k = wt == 1 ? 8 : 4;
+            if ((size_t)(end - *p) < k) return false;
+            *p += k;
+            continue;
+        }
+        shift = 0;
+        do {
+            if (*p >= end || shift > 63) return false;
+            v |= (uint64_t)(**p & 0x7f) << shift;
+            shift += 7;
+        } while (*(*p)++ & 0x80);
+        if (wt == 0) continue;
+        if (wt != 2 || v > (uint64_t)(end - *p)) return false;
+        *num = tag >> 3;
+        *body = *p;
+        *blen = (size_t)v;
+        *p += v;
+        return true;
+    }
+    return false;
+}
+
+/* count_traces for an encoded request (batch.h): the trace_id of every
+ * resource_spans.scope_spans.spans, read straight from the bytes. */
+static void count_traces_encoded(sink *s, const uint8_t *p, size_t len) {
+    const uint8_t *end = p + len, *rs, *ss, *sp, *id, *prev = NULL;
+    size_t rl, sl, pl, il;
+    uint64_t f;
+    while (next_len_field(&p, end, &f, &rs, &rl)) {
+        if (f != 1) continue;
+        for (const uint8_t *a = rs; next_len_field(&a, rs + rl, &f, &ss, &sl);) {
+            if (f != 2) continue;
+            for (const uint8_t *b = ss; next_len_field(&b, ss + sl, &f, &sp, &pl);) {
+                if (f != 2) continue;
+                for (const uint8_t *c = sp; next_len_field(&c, sp + pl, &f, &id, &il);) {
+                    if (f != 1) continue;
+                    if (!(prev && il == 16 && memcmp(prev, id, 16) == 0)) lg_hll_add(&s->traces, id, il);
+                    prev = il == 16 ? id : NULL;
+                }
+            }
+        }
+    }
+}
+
+static void count_traces_batch(sink *s, const pp_batch *b) {
+    if (!b->encoded) count_traces(s, b->traces);
+    else if (b->enc) count_traces_encoded(s, b->enc, b->enc_len);
+    else
+        for (size_t i = 0; i < b->nparts; i++) count_traces_batch(s, b->parts[i]);
+}
+
 /* Refuses request number n when the ratio's running total crosses an integer. */
 static int should_fail(const sink *s, uint64_t n) {
     if (s->fail_ratio <= 0) return 0;
@@ -93,7 +160,7 @@ static int sink_consume(pp_consumer *self, pp_batch *b, pp_status *st) {
     atomic_fetch_add(&s->bytes, pp_batch_encoded_size(b));
     if (b->signal == PP_TRACES) {
         atomic_fetch_add(&s->spans, b->items);
-        count_traces(s, b->traces);
+        count_traces_batch(s, b);
     } else {
         atomic_fetch_add(&s->points, b->items);
     }
@@ -255,7 +322,9 @@ int lg_sink_main(int argc, char **argv) {
     pp_status_clear(&st);
     int rc = 1;
     for (int t = 0; t < T_COUNT; t++) {
-        s->cons[t] = (sink_consumer){.c.consume = sink_consume, .s = s, .transport = t};
+        /* Counting needs no decoding: take requests as they arrive (batch.h). */
+        s->cons[t] = (sink_consumer){.c = {.consume = sink_consume, .takes_encoded = true},
+                                     .s = s, .transport = t};
         pp_create_params p = {.id = "sink", .host = &host,
                               .next = {&s->cons[t].c, &s->cons[t].c}};
         pp_ingest_init(&in[t], &p, t == T_GRPC ? "grpc" : "http");
