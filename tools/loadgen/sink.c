@@ -3,10 +3,10 @@
  * pipit's own OTLP receiver transports (gRPC and HTTP) feed a counting
  * consumer, so the sink checks requests exactly as pipit does; it takes them
  * encoded (wire check, no decoding) and reads trace ids from the bytes.
- * The consumer can
- * delay each request (a sleep on the receiving worker: with W workers the
- * sink then answers at most W / delay requests per second) or refuse a
- * fraction of them with a chosen code, spread evenly (every 1/ratio-th).
+ * The consumer can delay each request (a sleep on the receiving worker: with
+ * W workers the sink then answers at most W / delay requests per second) or
+ * refuse a fraction of them with a chosen code, spread evenly (every
+ * 1/ratio-th).
  * With --prw it also takes Prometheus remote write (sink_prw.c). */
 #include "sink.h"
 
