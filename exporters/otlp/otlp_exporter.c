@@ -261,12 +261,26 @@ static int metadata_add(pp_cfg_kvs *m, const char *key, const char *value) {
     return 0;
 }
 
+/* grpc-timeout: at most 8 digits, so the unit grows with the value
+ * (milliseconds, then seconds, minutes, hours), rounding up. */
+static void grpc_timeout_text(int64_t ns, char *out, size_t n) {
+    static const struct { char unit; int64_t ns; } units[] = {
+        {'m', 1000000LL}, {'S', 1000000000LL}, {'M', 60000000000LL}, {'H', 3600000000000LL}};
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        int64_t v = (ns + units[i].ns - 1) / units[i].ns;
+        if (v <= 99999999 || i == 3) {
+            snprintf(out, n, "%lld%c", (long long)(v > 99999999 ? 99999999 : v), units[i].unit);
+            return;
+        }
+    }
+}
+
 /* The request headers both transports send: gRPC's, our user-agent unless
  * the user's headers carry one, then the user's headers. */
 static int otlp_metadata(otlp_exp *x, const otlp_cfg *c) {
     pp_cfg_kvs *m = &x->metadata;
     char tmo[32];
-    snprintf(tmo, sizeof(tmo), "%lldm", (long long)(c->timeout_ns / 1000000));
+    grpc_timeout_text(c->timeout_ns, tmo, sizeof(tmo));
     bool user_agent = false;
     for (size_t i = 0; i < c->headers.count; i++)
         user_agent |= !strcasecmp(c->headers.items[i].key, "user-agent");

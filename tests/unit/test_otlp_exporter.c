@@ -60,7 +60,7 @@ typedef struct peer {
     int requests;
     size_t accepted;   /* items answered OK (minus rejected) */
     size_t seen;       /* items in every decoded request */
-    char encoding[32], te[32], ctype[64], ua[64], tenant[64], path[128];
+    char encoding[32], te[32], ctype[64], ua[64], tenant[64], path[128], timeout[32];
     int conns;
 } peer;
 
@@ -122,6 +122,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     else if (H("content-type")) setv(P.ctype, sizeof(P.ctype), v, vl);
     else if (H("user-agent")) setv(P.ua, sizeof(P.ua), v, vl);
     else if (H("x-tenant")) setv(P.tenant, sizeof(P.tenant), v, vl);
+    else if (H("grpc-timeout")) setv(P.timeout, sizeof(P.timeout), v, vl);
     else if (H(":path")) {
         setv(P.path, sizeof(P.path), v, vl);
         st->metrics = strstr(P.path, "Metrics") != NULL;
@@ -433,6 +434,7 @@ static void test_sends_with_each_compression(void **state) {
         assert_string_equal(P.ctype, "application/grpc");
         assert_string_equal(P.tenant, "acme");
         assert_non_null(strstr(P.ua, "pipit/"));
+        assert_string_equal(P.timeout, "3000m"); /* timeout: 3s */
         /* One kept connection per consumer thread (num_consumers: 2). */
         assert_true(P.conns <= 2);
     }
@@ -538,6 +540,26 @@ static void test_stall_past_timeout_then_ok(void **state) {
     assert_int_equal(P.accepted, 4);
 }
 
+/* grpc-timeout has at most 8 digits: a long timeout changes unit. */
+static void test_long_timeout_header(void **state) {
+    (void)state;
+    static const struct { const char *yaml, *header; } cases[] = {
+        {"1500us", "2m"},        {"99999s", "99999000m"}, {"100000s", "100000S"},
+        {"8760h", "31536000S"},  {"30000h", "1800000M"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        peer_reset();
+        peer_start(0);
+        timeout_yaml = cases[i].yaml;
+        tu_world *w = world_new(exporter_cfg(P.port, ""));
+        timeout_yaml = "3s";
+        assert_int_equal(send_spans(2, 1), 0);
+        await_counter(w, "otelcol_exporter_sent_spans", 2);
+        world_free(w);
+        peer_stop();
+        assert_string_equal(P.timeout, cases[i].header);
+    }
+}
+
 static void test_refused_connections_then_back(void **state) {
     (void)state;
     peer_reset();
@@ -634,6 +656,7 @@ int main(void) {
         cmocka_unit_test(test_too_large_is_split),
         cmocka_unit_test(test_invalid_argument_dropped),
         cmocka_unit_test(test_stall_past_timeout_then_ok),
+        cmocka_unit_test(test_long_timeout_header),
         cmocka_unit_test(test_refused_connections_then_back),
         cmocka_unit_test(test_partial_success),
     };
