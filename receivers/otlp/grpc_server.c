@@ -14,6 +14,8 @@
  * acceptor keeps binding in one place; accept() is never the bottleneck for
  * long-lived gRPC connections. */
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -155,6 +157,19 @@ static void after_write(uv_write_t *req, int status) {
 
 static int write_raw(sconn *sc, const uint8_t *p, size_t n) {
     if (n == 0 || sc->closing) return 0;
+    if (sc->write_pending == 0 && n <= INT_MAX) {
+        /* Most answers fit the socket buffer: write them now, without a copy,
+         * a write request and an epoll update; queue only what is left. */
+        uv_buf_t b = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);
+        int w = uv_try_write((uv_stream_t *)&sc->tcp, &b, 1);
+        if (w == (int)n) return 0;
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+        } else if (w != UV_EAGAIN) {
+            return -1;
+        }
+    }
     wreq *wr = malloc(sizeof(*wr) + n);
     if (!wr) return -1;
     wr->sc = sc;
