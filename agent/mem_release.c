@@ -4,8 +4,11 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "arena_pool.h"
 
@@ -13,33 +16,65 @@ struct pp_mem_release {
     uv_timer_t timer;
 };
 
-/* Free bytes in malloc's heaps that a trim could give back, or 0 where that
- * cannot be known. */
-static size_t heap_free_bytes(void) {
+/* Resident anonymous memory that malloc does not account as in use: free
+ * heap pages still resident, plus what is not malloc's at all (stacks, the
+ * libraries' data), which stays about constant. mallinfo2's free count alone
+ * cannot tell: it counts free chunks whether or not their pages are resident.
+ * Returns false where this cannot be known. */
+static bool heap_excess(int64_t *out) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    FILE *f = fopen("/proc/self/statm", "re");
+    if (!f) return false;
+    unsigned long size, resident, shared;
+    int n = fscanf(f, "%lu %lu %lu", &size, &resident, &shared);
+    fclose(f);
+    if (n != 3) return false;
     struct mallinfo2 mi = mallinfo2();
-    return mi.fordblks;
+    int64_t anon = (int64_t)(resident - shared) * (int64_t)sysconf(_SC_PAGESIZE);
+    *out = anon - (int64_t)(mi.uordblks + mi.hblkhd);
+    return true;
 #else
-    return 0;
+    (void)out;
+    return false;
 #endif
 }
 
-/* fordblks counts free chunks whether or not their pages are still resident,
- * so after one trim it stays high; what calls for a trim is free memory that
- * appeared since (the lowest value seen since the last trim, plus the slack). */
-static size_t free_floor = SIZE_MAX;
+/* A trim is due when the excess has stayed more than the slack above its
+ * lowest value since the last trim (the part that is not malloc's) for the
+ * last PP_MEM_RELEASE_SAMPLES passes. A steady load's churn (an exporter's
+ * request buffers freed and taken again) keeps some free memory resident all
+ * the time; trimming it every few seconds costs a few hundred page faults a
+ * second, while keeping what a burst left would cost megabytes for good.
+ * Only the timer's thread calls this. */
+static struct {
+    int64_t floor;
+    unsigned above; /* passes in a row above floor + slack */
+} heap = {.floor = INT64_MAX};
+
+static bool heap_trim_due(void) {
+    int64_t excess;
+    if (!heap_excess(&excess)) return false;
+    if (excess < heap.floor) heap.floor = excess;
+    if (excess <= heap.floor + (int64_t)PP_MEM_RELEASE_SLACK) {
+        heap.above = 0;
+        return false;
+    }
+    return ++heap.above >= PP_MEM_RELEASE_SAMPLES;
+}
+
+static void heap_trim(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+    heap.above = 0;
+    int64_t excess;
+    if (heap_excess(&excess)) heap.floor = excess; /* the part that is not malloc's */
+}
 
 size_t pp_mem_release_once(void) {
     size_t released = pp_arena_pool_trim();
-    size_t free_heap = heap_free_bytes();
-    if (free_heap < free_floor) free_floor = free_heap;
-    if (free_heap - free_floor > PP_MEM_RELEASE_SLACK) {
-#ifdef __GLIBC__
-        malloc_trim(0);
-#endif
-        released += free_heap - free_floor;
-        free_floor = heap_free_bytes();
-    }
+    /* Blocks the pool let go of were idle for a whole period already. */
+    if (heap_trim_due() || released > PP_MEM_RELEASE_SLACK) heap_trim();
     return released;
 }
 
