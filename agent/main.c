@@ -12,8 +12,10 @@
 #include <uv.h>
 
 #include "admission.h"
+#include "arena_pool.h"
 #include "config.h"
 #include "log.h"
+#include "mem_release.h"
 #include "metrics_server.h"
 #include "service.h"
 
@@ -153,6 +155,7 @@ static int cmd_run(const options *o) {
                     .admission = pp_admission_new()};
     pp_metrics_server *ms = NULL;
     pp_service *svc = NULL;
+    pp_mem_release *release = NULL;
     uv_signal_t sigterm, sigint;
     pp_status st = {0};
     if (!host.metrics || !host.health || !host.admission) goto out;
@@ -167,6 +170,7 @@ static int cmd_run(const options *o) {
         pp_log_error("service", "cannot start", "error", st.msg, NULL);
         goto out;
     }
+    release = pp_mem_release_start(&loop); /* NULL (no memory): nothing is given back */
     uv_signal_init(&loop, &sigterm);
     uv_signal_init(&loop, &sigint);
     uv_signal_start(&sigterm, on_signal, SIGTERM);
@@ -185,6 +189,7 @@ static int cmd_run(const options *o) {
     pp_log_info("service", "shutdown complete", NULL);
 out:
     if (svc) pp_service_shutdown(svc);
+    pp_mem_release_stop(release);
     settle_loop(&loop);
     pp_service_free(svc);
     pp_metrics_server_stop(ms);
@@ -193,6 +198,7 @@ out:
     pp_metrics_free(host.metrics);
     pp_admission_free(host.admission);
     pp_config_free(cfg);
+    pp_arena_pool_release();
     return rc;
 }
 

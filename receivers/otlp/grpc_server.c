@@ -3,7 +3,9 @@
  * One acceptor thread polls the listening sockets and hands each accepted
  * socket to one of N worker threads (N = CPUs, at most 4) round-robin, through
  * a mutex-protected queue and a uv_async wake-up. Each worker runs its own
- * libuv loop with its connections (grpc_conn.c) and decodes on that thread.
+ * libuv loop with its connections (grpc_conn.c) and decodes on that thread;
+ * its tick (timeouts, keepalive) runs only while it has connections, so an
+ * idle worker does not wake up.
  *
  * Why an acceptor rather than SO_REUSEPORT listeners per worker: the kernel
  * drops the connections queued in a REUSEPORT listener's backlog when that
@@ -12,6 +14,8 @@
  * acceptor keeps binding in one place; accept() is never the bottleneck for
  * long-lived gRPC connections. */
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -93,7 +97,7 @@ static void conn_closed(uv_handle_t *h) {
     if (sc->prev) sc->prev->next = sc->next;
     else w->conns = sc->next;
     if (sc->next) sc->next->prev = sc->prev;
-    w->nconns--;
+    if (--w->nconns == 0) uv_timer_stop(&w->tick); /* nothing to time: sleep */
     pp_grpc_conn_free(sc->g);
     pp_grpc_tls_free(sc->tls);
     free(sc);
@@ -130,6 +134,7 @@ static void conn_close(sconn *sc) {
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void on_tick(uv_timer_t *t);
 
 static void alloc_buf(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
     (void)hint;
@@ -152,6 +157,19 @@ static void after_write(uv_write_t *req, int status) {
 
 static int write_raw(sconn *sc, const uint8_t *p, size_t n) {
     if (n == 0 || sc->closing) return 0;
+    if (sc->write_pending == 0 && n <= INT_MAX) {
+        /* Most answers fit the socket buffer: write them now, without a copy,
+         * a write request and an epoll update; queue only what is left. */
+        uv_buf_t b = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);
+        int w = uv_try_write((uv_stream_t *)&sc->tcp, &b, 1);
+        if (w == (int)n) return 0;
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+        } else if (w != UV_EAGAIN) {
+            return -1;
+        }
+    }
     wreq *wr = malloc(sizeof(*wr) + n);
     if (!wr) return -1;
     wr->sc = sc;
@@ -232,7 +250,7 @@ static void conn_open(worker *w, int fd) {
     sc->next = w->conns;
     if (w->conns) w->conns->prev = sc;
     w->conns = sc;
-    w->nconns++;
+    if (w->nconns++ == 0) uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
     if (uv_tcp_open(&sc->tcp, fd) != 0) {
         close(fd);
         conn_close_now(sc);
@@ -312,8 +330,7 @@ static int worker_init(worker *w, pp_grpc_server *s) {
     uv_timer_init(&w->loop, &w->tick);
     uv_timer_init(&w->loop, &w->deadline);
     w->wake.data = w->tick.data = w->deadline.data = w;
-    uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
-    return 0;
+    return 0; /* the tick runs while the worker has connections */
 }
 
 static void worker_give(worker *w, int fd) {

@@ -34,6 +34,10 @@ static void *reaper(void *arg) {
     pp_http_deadlines *d = arg;
     pthread_mutex_lock(&d->mu);
     while (!d->stop) {
+        if (!d->conns) { /* nothing to watch: sleep until a connection opens */
+            pthread_cond_wait(&d->cv, &d->mu);
+            continue;
+        }
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         int64_t wake = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + d->tick_ns;
@@ -98,6 +102,7 @@ pp_http_conn_deadline *pp_http_deadline_open(pp_http_deadlines *d, int fd) {
     c->fd = fd;
     c->due_ns = mono_ns() + d->timeout_ns;
     pthread_mutex_lock(&d->mu);
+    if (!d->conns) pthread_cond_signal(&d->cv); /* the reaper sleeps without connections */
     c->next = d->conns;
     if (d->conns) d->conns->prev = c;
     d->conns = c;

@@ -19,7 +19,8 @@ typedef struct pp_http_deadlines pp_http_deadlines;
 typedef struct pp_http_conn_deadline pp_http_conn_deadline;
 
 /* timeout_ns > 0. cut (may be NULL) counts connections shut down. Starts a
- * thread that checks the deadlines every tick_ns. NULL when out of memory. */
+ * thread that checks the deadlines every tick_ns while there are connections
+ * (it sleeps without any). NULL when out of memory. */
 pp_http_deadlines *pp_http_deadlines_new(int64_t timeout_ns, int64_t tick_ns, pp_counter *cut);
 void pp_http_deadlines_free(pp_http_deadlines *d); /* stops the thread */
 
