@@ -31,30 +31,13 @@ fi
 LG=$BUILD/tools/loadgen/pipit-loadgen
 TICK=$(getconf CLK_TCK)
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/pipit-steady.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
-  sleep 0.2
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss_kb() { awk '$1 == "VmRSS:" {print $2}' "/proc/$1/status"; }
+WORK_PREFIX=pipit-steady
+# shellcheck source=tools/bench/lib.sh
+. "$ROOT/tools/bench/lib.sh"
+rss_kb() { status_kb "$1" VmRSS; }
 threads() { awk '$1 == "Threads:" {print $2}' "/proc/$1/status"; }
 # Context switches of all of pipit's threads (voluntary + involuntary).
 ctxsw() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
-stop() { kill -TERM "$1" 2>/dev/null || true; for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -KILL "$1" 2>/dev/null || true; }
-
-start_sink() {
-  "$LG" sink --grpc 127.0.0.1:0 --http 127.0.0.1:0 --stats 127.0.0.1:0 >"$WORK/sink.out" 2>"$WORK/sink.log" &
-  SINK_PID=$!; PIDS+=("$SINK_PID")
-  for _ in $(seq 100); do [ -s "$WORK/sink.out" ] && break; sleep 0.05; done
-  SINK_GRPC=$(head -n1 "$WORK/sink.out" | jq .grpc_port)
-}
 
 start_pipit() {
   local exporter=debug
