@@ -110,19 +110,6 @@ int pp_batch_validate(const pp_batch *b, pp_status *st) {
     return b->signal == PP_TRACES ? validate_traces(b->traces, st) : 0;
 }
 
-static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
-    uint64_t x = 0;
-    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t b = *(*p)++;
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            return true;
-        }
-    }
-    return false;
-}
-
 /* protobuf-c unpacks nested messages recursively with no depth limit: a
  * request of a few MiB nesting ArrayValues 300 000 deep overflows the stack.
  * This walks the encoding iteratively, entering only message-typed fields of
@@ -142,42 +129,19 @@ static int check_depth(const ProtobufCMessageDescriptor *desc, const uint8_t *p,
             if (top == 0) return 0;
             top--;
         }
-        const uint8_t *end = stack[top].end;
-        uint64_t tag, n;
-        if (!read_varint(&p, end, &tag)) return 0;
-        switch (tag & 7) {
-        case 0:
-            if (!read_varint(&p, end, &n)) return 0;
-            break;
-        case 1:
-            if (end - p < 8) return 0;
-            p += 8;
-            break;
-        case 5:
-            if (end - p < 4) return 0;
-            p += 4;
-            break;
-        case 2: {
-            if (!read_varint(&p, end, &n) || n > (uint64_t)(end - p)) return 0;
-            const ProtobufCFieldDescriptor *fd =
-                tag >> 3 <= UINT32_MAX
-                    ? protobuf_c_message_descriptor_get_field(stack[top].desc, (unsigned)(tag >> 3))
-                    : NULL;
-            if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE) {
-                if (top + 1 >= MAX_DEPTH)
-                    return pp_fail(st, PP_INVALID,
-                                   "malformed protobuf: messages nested deeper than %d levels",
-                                   MAX_DEPTH);
-                top++;
-                stack[top].end = p + n;
-                stack[top].desc = fd->descriptor;
-            } else {
-                p += n;
-            }
-            break;
-        }
-        default: return 0; /* groups and invalid wire types: protobuf-c refuses them */
-        }
+        pp_wire_field f;
+        if (!pp_wire_next_field(&p, stack[top].end, &f)) return 0;
+        if (f.wire != 2 || f.num > UINT32_MAX) continue;
+        const ProtobufCFieldDescriptor *fd =
+            protobuf_c_message_descriptor_get_field(stack[top].desc, (unsigned)f.num);
+        if (!fd || fd->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+        if (top + 1 >= MAX_DEPTH)
+            return pp_fail(st, PP_INVALID, "malformed protobuf: messages nested deeper than %d levels",
+                           MAX_DEPTH);
+        top++;
+        stack[top].end = f.body + f.len;
+        stack[top].desc = fd->descriptor;
+        p = f.body;
     }
 }
 
@@ -370,22 +334,12 @@ size_t pp_metrics_count(const pp_metrics_req *r) {
 }
 
 /* Top-level fields 1 (resource_spans / resource_metrics) of a request that
- * pp_wire_check accepted, skipping their contents. */
+ * pp_wire_check accepted. */
 static size_t count_resources(const uint8_t *p, size_t len) {
     const uint8_t *end = p + len;
     size_t n = 0;
-    uint64_t tag, v;
-    while (p < end && read_varint(&p, end, &tag)) {
-        switch (tag & 7) {
-        case 0: read_varint(&p, end, &v); break;
-        case 1: p += 8; break;
-        case 5: p += 4; break;
-        default:
-            if (!read_varint(&p, end, &v) || v > (uint64_t)(end - p)) return n;
-            p += v;
-            n += tag >> 3 == 1;
-        }
-    }
+    pp_wire_field f;
+    while (p < end && pp_wire_next_field(&p, end, &f)) n += f.num == 1 && f.wire == 2;
     return n;
 }
 

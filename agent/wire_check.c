@@ -158,6 +158,40 @@ static inline unsigned varint(const uint8_t *p, const uint8_t *end, unsigned max
     return 0;
 }
 
+bool pp_wire_next_field(const uint8_t **pp, const uint8_t *end, pp_wire_field *f) {
+    const uint8_t *p = *pp;
+    uint64_t tag, v;
+    unsigned k = varint(p, end, 5, &tag);
+    if (!k) return false;
+    p += k;
+    f->num = tag >> 3;
+    f->wire = (unsigned)(tag & 7);
+    f->body = NULL;
+    f->len = 0;
+    switch (f->wire) {
+    case 0:
+        if (!(k = varint(p, end, 10, &v))) return false;
+        p += k;
+        break;
+    case 1:
+    case 5: {
+        size_t n = f->wire == 1 ? 8 : 4;
+        if ((size_t)(end - p) < n) return false;
+        p += n;
+        break;
+    }
+    case 2:
+        if (!(k = varint(p, end, 5, &v)) || v > (uint64_t)(end - p - k)) return false;
+        f->body = p + k;
+        f->len = (size_t)v;
+        p += k + v;
+        break;
+    default: return false;
+    }
+    *pp = p;
+    return true;
+}
+
 /* A length-delimited run of packed numbers of the field's kind. */
 static bool packed_ok(const wfield *w, const uint8_t *p, size_t n) {
     if (w->kind == K_FIXED64) return n % 8 == 0;

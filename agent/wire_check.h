@@ -24,6 +24,21 @@
 
 #include "batch.h"
 
+/* One field of a protobuf encoding, as pp_wire_next_field reads it. */
+typedef struct pp_wire_field {
+    uint64_t num;        /* field number (0 is returned: callers decide) */
+    unsigned wire;       /* wire type: 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32 */
+    const uint8_t *body; /* wire type 2: the contents, len bytes */
+    size_t len;
+} pp_wire_field;
+
+/* Reads the field at *p (p < end) and moves *p past it. false for what
+ * protobuf-c refuses too: a tag or length over 5 bytes, a value over 10, a
+ * truncated field, groups and wire types 6 and 7. For walks over encodings
+ * that only need the fields' places (nesting depth, counting); pp_wire_check
+ * is the full check. */
+bool pp_wire_next_field(const uint8_t **p, const uint8_t *end, pp_wire_field *f);
+
 /* True when buf[0..len) is an Export*ServiceRequest of signal sig that
  * decoding and pp_batch_validate accept; *items is then its spans or data
  * points. Thread-safe. */

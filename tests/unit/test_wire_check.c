@@ -240,6 +240,42 @@ static void test_refuses_deep_nesting_without_recursion(void **state) {
     free(buf);
 }
 
+/* Lengths written in 5 bytes with a bit above 2^32 set, nested deep: the
+ * wire check and the depth check read them as the too-large lengths they are
+ * and stop; protobuf-c (Debian's 1.4.1) refuses them as well, so decoding
+ * fails cleanly instead of recursing 40 000 levels deep. Were a protobuf-c to
+ * keep only the low 32 bits, this test would crash under ASan. */
+static void wrap_overlong(uint8_t tag, uint8_t *buf, size_t *len) {
+    uint64_t v = *len | (1ull << 32);
+    uint8_t hdr[6];
+    hdr[0] = tag;
+    for (int i = 0; i < 5; i++) hdr[1 + i] = (uint8_t)(((v >> (7 * i)) & 0x7f) | (i < 4 ? 0x80 : 0));
+    memmove(buf + 6, buf, *len);
+    memcpy(buf, hdr, 6);
+    *len += 6;
+}
+
+static void test_refuses_deep_nesting_with_overlong_lengths(void **state) {
+    (void)state;
+    uint8_t *buf = malloc(1 << 20);
+    size_t len = 0;
+    for (int level = 0; level < 20000; level++) {
+        wrap_overlong(0x2a, buf, &len); /* AnyValue.array_value */
+        wrap_overlong(0x0a, buf, &len); /* ArrayValue.values */
+    }
+    wrap_overlong(0x2a, buf, &len);
+    wrap_overlong(0x12, buf, &len); /* KeyValue.value */
+    wrap_overlong(0x0a, buf, &len); /* Resource.attributes */
+    wrap_overlong(0x0a, buf, &len); /* ResourceSpans.resource */
+    wrap_overlong(0x0a, buf, &len); /* request.resource_spans */
+    size_t items;
+    assert_false(pp_wire_check(PP_TRACES, buf, len, &items));
+    pp_status st = {0};
+    pp_batch *b = pp_batch_decode(PP_TRACES, buf, len, &st); /* no stack overflow */
+    assert_null(b);
+    free(buf);
+}
+
 /* Random damage to valid requests: whatever the wire check accepts,
  * decoding accepts with the same count. Both outcomes must occur. */
 static void test_accepted_implies_decodable(void **state) {
@@ -503,6 +539,7 @@ int main(void) {
         cmocka_unit_test(test_refuses_what_decoding_or_validation_refuses),
         cmocka_unit_test(test_leaves_legal_oddities_to_decoding),
         cmocka_unit_test(test_refuses_deep_nesting_without_recursion),
+        cmocka_unit_test(test_refuses_deep_nesting_with_overlong_lengths),
         cmocka_unit_test(test_accepted_implies_decodable),
         cmocka_unit_test(test_encoded_batches_concatenate),
         cmocka_unit_test(test_encoded_regroup_keeps_every_span_in_order),

@@ -24,6 +24,7 @@
 #include "receivers/otlp/otlp_receiver.h"
 #include "sink_prw.h"
 #include "strbuf.h"
+#include "wire_check.h"
 
 enum { T_GRPC, T_HTTP, T_COUNT };
 
@@ -72,58 +73,29 @@ static void count_traces(sink *s, const pp_traces_req *r) {
         }
 }
 
-/* The next length-delimited field of p..end (others skipped): its number
- * and contents. false at the end or on bad encoding. */
-static bool next_len_field(const uint8_t **p, const uint8_t *end, uint64_t *num,
-                           const uint8_t **body, size_t *blen) {
-    while (*p < end) {
-        uint64_t tag = 0, v = 0;
-        int shift = 0;
-        do {
-            if (*p >= end || shift > 63) return false;
-            tag |= (uint64_t)(**p & 0x7f) << shift;
-            shift += 7;
-        } while (*(*p)++ & 0x80);
-        unsigned wt = tag & 7;
-        if (wt == 1 || wt == 5) {
-            size_t k = wt == 1 ? 8 : 4;
-            if ((size_t)(end - *p) < k) return false;
-            *p += k;
-            continue;
-        }
-        shift = 0;
-        do {
-            if (*p >= end || shift > 63) return false;
-            v |= (uint64_t)(**p & 0x7f) << shift;
-            shift += 7;
-        } while (*(*p)++ & 0x80);
-        if (wt == 0) continue;
-        if (wt != 2 || v > (uint64_t)(end - *p)) return false;
-        *num = tag >> 3;
-        *body = *p;
-        *blen = (size_t)v;
-        *p += v;
-        return true;
-    }
+/* The next length-delimited field of p..end (others skipped). */
+static bool next_len_field(const uint8_t **p, const uint8_t *end, pp_wire_field *f) {
+    while (*p < end && pp_wire_next_field(p, end, f))
+        if (f->wire == 2) return true;
     return false;
 }
 
 /* count_traces for an encoded request (batch.h): the trace_id of every
  * resource_spans.scope_spans.spans, read straight from the bytes. */
 static void count_traces_encoded(sink *s, const uint8_t *p, size_t len) {
-    const uint8_t *end = p + len, *rs, *ss, *sp, *id, *prev = NULL;
-    size_t rl, sl, pl, il;
-    uint64_t f;
-    while (next_len_field(&p, end, &f, &rs, &rl)) {
-        if (f != 1) continue;
-        for (const uint8_t *a = rs; next_len_field(&a, rs + rl, &f, &ss, &sl);) {
-            if (f != 2) continue;
-            for (const uint8_t *b = ss; next_len_field(&b, ss + sl, &f, &sp, &pl);) {
-                if (f != 2) continue;
-                for (const uint8_t *c = sp; next_len_field(&c, sp + pl, &f, &id, &il);) {
-                    if (f != 1) continue;
-                    if (!(prev && il == 16 && memcmp(prev, id, 16) == 0)) lg_hll_add(&s->traces, id, il);
-                    prev = il == 16 ? id : NULL;
+    const uint8_t *prev = NULL;
+    pp_wire_field rs, ss, sp, id;
+    for (const uint8_t *a = p; next_len_field(&a, p + len, &rs);) {
+        if (rs.num != 1) continue;
+        for (const uint8_t *b = rs.body; next_len_field(&b, rs.body + rs.len, &ss);) {
+            if (ss.num != 2) continue;
+            for (const uint8_t *c = ss.body; next_len_field(&c, ss.body + ss.len, &sp);) {
+                if (sp.num != 2) continue;
+                for (const uint8_t *d = sp.body; next_len_field(&d, sp.body + sp.len, &id);) {
+                    if (id.num != 1) continue;
+                    if (!(prev && id.len == 16 && memcmp(prev, id.body, 16) == 0))
+                        lg_hll_add(&s->traces, id.body, id.len);
+                    prev = id.len == 16 ? id.body : NULL;
                 }
             }
         }
