@@ -16,14 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_clock.h"
 #include "gen.h"
 #include "pool.h"
-
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Decodes and re-encodes every request of the pool `iters` times; returns the
  * spans handled. arena: decode as pipit does (pp_batch_decode). */
@@ -93,9 +88,9 @@ int main(int argc, char **argv) {
     for (int v = 0; v < 3; v++) {
         if (only >= 0 && v != only) continue;
         floor_loop(&pool, pool.n, v, out); /* warm the caches */
-        double t0 = cpu_s();
+        double t0 = bench_cpu_s();
         size_t spans = floor_loop(&pool, iters, v, out);
-        double dt = cpu_s() - t0;
+        double dt = bench_cpu_s() - t0;
         printf(",\"%s\":{\"spans_per_s_per_core\":%.0f,\"ns_per_span\":%.1f}", variants[v],
                (double)spans / dt, dt * 1e9 / (double)spans);
     }

@@ -12,32 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
+#include "bench_clock.h"
 #include "batch.h"
 #include "exporters/prometheusremotewrite/prw_encode.h"
 #include "exporters/prometheusremotewrite/prw_translate.h"
-
-/* CPU time of this (single-threaded) process: on a shared, loaded machine
- * wall time would measure the neighbours. Wall time is printed too. */
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double wall_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long peak_rss_kb(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
 
 static void *zalloc(pp_arena *a, size_t n) {
     void *p = pp_arena_alloc(a, n);
@@ -181,7 +161,7 @@ static size_t run(size_t batches, size_t sets, uint64_t *round, double *secs, do
     size_t samples = 0;
     for (size_t i = 0; i < batches; i++, (*round)++) {
         pp_batch *b = make_batch(sets, 1800000000000000000ull + *round * 1000000000ull, *round);
-        double t0 = cpu_s(), w0 = wall_s();
+        double t0 = bench_cpu_s(), w0 = bench_wall_s();
         pp_arena *a = pp_arena_new(1 << 20);
         pp_prw_stats st = {0};
         const uint64_t *hashes = NULL;
@@ -194,8 +174,8 @@ static size_t run(size_t batches, size_t sets, uint64_t *round, double *secs, do
         for (pp_prw_part *p = parts; p; p = p->next) *bytes += p->len;
         pp_prw_parts_free(parts);
         pp_arena_destroy(a);
-        *secs += cpu_s() - t0;
-        *wall += wall_s() - w0;
+        *secs += bench_cpu_s() - t0;
+        *wall += bench_wall_s() - w0;
         samples += st.samples;
         pp_batch_unref(b);
     }
@@ -234,10 +214,10 @@ int main(int argc, char **argv) {
     qsort(rate, runs, sizeof(rate[0]), cmp_double);
     printf("median: %.0f samples per CPU second (%zu samples per batch, %.1f bytes per sample on the wire)\n",
            rate[runs / 2], samples / batches, (double)bytes / (double)(samples * runs));
-    long rss1 = peak_rss_kb();
+    long rss1 = bench_peak_rss_kb();
     double secs = 0, wall = 0;
     run(batches * 10, sets, &round, &secs, &wall, &bytes);
-    long rss2 = peak_rss_kb();
+    long rss2 = bench_peak_rss_kb();
     printf("peak RSS after %zu batches: %ld KiB; after %zu more: %ld KiB\n", batches * runs, rss1,
            batches * 10, rss2);
     return 0;

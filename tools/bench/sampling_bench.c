@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <uv.h>
 
@@ -33,24 +32,7 @@
 #include "diag.h"
 #include "gen.h"
 #include "telemetry.h"
-
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double wall_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long peak_rss_kb(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
+#include "bench_clock.h"
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -214,18 +196,18 @@ static int bench_tail(int argc, char **argv) {
         comp c;
         comp_create(&c, PP_PROCESSOR, "tail_sampling", yaml, &h, PP_TRACES, &s.c);
         pp_consumer *in = c.f->consumer(c.inst, PP_TRACES);
-        double proc = 0, dec = 0, w0 = wall_s();
+        double proc = 0, dec = 0, w0 = bench_wall_s();
         uint64_t held_max = 0;
         size_t done = 0;
         while (done < spans) {
-            double t0 = cpu_s();
+            double t0 = bench_thread_cpu_s();
             pp_batch *b = request(&p, k++);
-            double t1 = cpu_s();
+            double t1 = bench_thread_cpu_s();
             pp_status st = {0};
             if (pp_consume(in, b, &st) != 0) exit(3);
             pp_batch_unref(b); /* the receiver lets go */
             uv_run(&loop, UV_RUN_NOWAIT);
-            double t2 = cpu_s();
+            double t2 = bench_thread_cpu_s();
             dec += t1 - t0;
             proc += t2 - t1;
             done += b ? batch : 0;
@@ -234,7 +216,7 @@ static int bench_tail(int argc, char **argv) {
                 if (held > held_max) held_max = held;
             }
         }
-        double wall = wall_s() - w0;
+        double wall = bench_wall_s() - w0;
         uint64_t ev = metric_value(h.metrics,
                                    "pipit_tail_sampling_evicted_traces_total{processor=\"tail_sampling\",reason=\"memory\"} ");
         rate[run] = (double)done / proc;
@@ -247,7 +229,7 @@ static int bench_tail(int argc, char **argv) {
         uv_loop_close(&loop);
         pp_metrics_free(h.metrics);
     }
-    printf("median %.0f spans/s; peak RSS %ld MiB\n", median(rate, (int)runs), peak_rss_kb() / 1024);
+    printf("median %.0f spans/s; peak RSS %ld MiB\n", median(rate, (int)runs), bench_peak_rss_kb() / 1024);
     return 0;
 }
 
@@ -278,7 +260,7 @@ static int bench_spanmetrics(int argc, char **argv) {
             }
             size_t done = 0;
             uint64_t k = 0;
-            double t0 = cpu_s();
+            double t0 = bench_thread_cpu_s();
             while (done < spans) {
                 pp_status st = {0};
                 pp_batch *b = pp_batch_decode(PP_TRACES, p.buf[k % p.n], p.len[k % p.n], &st);
@@ -290,7 +272,7 @@ static int bench_spanmetrics(int argc, char **argv) {
                 pp_batch_unref(b);
                 if (sm) uv_run(&loop, UV_RUN_NOWAIT);
             }
-            double ns = (cpu_s() - t0) * 1e9 / (double)done;
+            double ns = (bench_thread_cpu_s() - t0) * 1e9 / (double)done;
             (mode ? with : base)[run] = ns;
             if (mode) {
                 comp_destroy(&c, &h);

@@ -15,18 +15,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_clock.h"
 #include "log.h"
 #include "storage.h"
 
 #define SPANS 100
 #define BODY 6144
 #define THREADS 4
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 typedef struct job {
     pp_queue_storage *q;
@@ -69,14 +64,14 @@ static void *consumer(void *p) {
 static double run(pp_store *s, pp_queue_storage *q, size_t n, void *(*fn)(void *)) {
     pthread_t t[THREADS];
     job j[THREADS];
-    double t0 = now_s();
+    double t0 = bench_wall_s();
     for (int i = 0; i < THREADS; i++) {
         j[i] = (job){q, n / THREADS};
         pthread_create(&t[i], NULL, fn, &j[i]);
     }
     for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
     pp_store_flush(s);
-    return (double)(n / THREADS * THREADS * SPANS) / (now_s() - t0);
+    return (double)(n / THREADS * THREADS * SPANS) / (bench_wall_s() - t0);
 }
 
 static pp_queue_storage *queue(pp_store *s, bool durable) {
