@@ -17,17 +17,6 @@
 #define MS 1000000LL
 #define SEC 1000000000LL
 
-static int64_t mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec t = {ms / 1000, (long)(ms % 1000) * MS};
-    nanosleep(&t, NULL);
-}
-
 /* ---- backoff ---- */
 
 static pp_retry_cfg retry_cfg(void) {
@@ -170,15 +159,15 @@ static void fake_send(void *ctx, void *conn, const pp_export_request *r,
         bool stall = f->stall;
         pthread_mutex_unlock(&f->lock);
         if (!stall) break;
-        if (mono() >= atomic_load(abort_at)) {
+        if (tu_mono_ns() >= atomic_load(abort_at)) {
             pp_send_result_set(res, PP_SEND_RETRY, "aborted");
             return;
         }
-        sleep_ms(1);
+        tu_sleep_ms(1);
     }
     pthread_mutex_lock(&f->lock);
     f->sends++;
-    if (r->items % 2 == 1 && mono() < f->hold_odd_until) f->odd_sent_early++;
+    if (r->items % 2 == 1 && tu_mono_ns() < f->hold_odd_until) f->odd_sent_early++;
     if (r->items > f->max_items_seen) f->max_items_seen = r->items;
     if (r->len > f->max_len_seen) f->max_len_seen = r->len;
     if (f->too_large_over && r->items > f->too_large_over) {
@@ -187,7 +176,7 @@ static void fake_send(void *ctx, void *conn, const pp_export_request *r,
         *res = f->next < f->nscript ? f->script[f->next++] : f->dflt;
         if (res->outcome == PP_SEND_OK) f->arrived += r->items - (size_t)res->rejected;
         /* As a rate limiter learns a limit from the answer. */
-        if (res->outcome == PP_SEND_HOLD) f->hold_odd_until = mono() + res->retry_after_ns;
+        if (res->outcome == PP_SEND_HOLD) f->hold_odd_until = tu_mono_ns() + res->retry_after_ns;
     }
     pthread_mutex_unlock(&f->lock);
 }
@@ -199,7 +188,7 @@ static const pp_exporter_ops fake_ops = {.encode = fake_encode, .conn_new = fake
 static int64_t fake_hold(void *ctx, const pp_export_request *r, bool first) {
     fake *f = ctx;
     pthread_mutex_lock(&f->lock);
-    int64_t w = r->items % 2 == 1 ? f->hold_odd_until - mono() : 0;
+    int64_t w = r->items % 2 == 1 ? f->hold_odd_until - tu_mono_ns() : 0;
     if (w > 0 && first) f->holds_first++;
     pthread_mutex_unlock(&f->lock);
     return w;
@@ -252,7 +241,7 @@ static void rig_start(rig *r) {
 }
 
 static void rig_shutdown(rig *r, int64_t deadline_in) {
-    r->host.shutdown_deadline_ns = mono() + deadline_in;
+    r->host.shutdown_deadline_ns = tu_mono_ns() + deadline_in;
     pp_exporter_shutdown(r->e, &r->host);
 }
 
@@ -291,7 +280,7 @@ static void await_arrived(rig *r, size_t n) {
         size_t a = r->f.arrived;
         pthread_mutex_unlock(&r->f.lock);
         if (a >= n) return;
-        sleep_ms(1);
+        tu_sleep_ms(1);
     }
 }
 
@@ -369,7 +358,7 @@ static void test_queue_bytes_cap_refuses(void **state) {
     r->f.stall = false;
     pthread_mutex_unlock(&r->f.lock);
     await_arrived(r, 8);
-    for (int i = 0; i < 100 && pp_exporter_queue_size(r->e) > 0; i++) sleep_ms(1);
+    for (int i = 0; i < 100 && pp_exporter_queue_size(r->e) > 0; i++) tu_sleep_ms(1);
     assert_int_equal(consume_spans(r, 4, &st), 0); /* acknowledged bytes were given back */
     await_arrived(r, 12);
     rig_shutdown(r, 5 * SEC);
@@ -403,10 +392,10 @@ static void test_server_delay_overrides_backoff(void **state) {
     script(r, PP_SEND_RETRY, 30 * MS, 0, "throttled");
     rig_start(r);
     pp_status st;
-    int64_t t0 = mono();
+    int64_t t0 = tu_mono_ns();
     assert_int_equal(consume_spans(r, 3, &st), 0);
     await_arrived(r, 3);
-    int64_t took = mono() - t0;
+    int64_t took = tu_mono_ns() - t0;
     rig_shutdown(r, 5 * SEC);
     assert_int_equal(r->f.arrived, 3);
     assert_true(took >= 30 * MS);
@@ -564,7 +553,7 @@ static void test_retries_exhausted(void **state) {
     rig_start(r);
     pp_status st;
     assert_int_equal(consume_spans(r, 5, &st), 0);
-    for (int i = 0; i < 3000 && dropped(r, "retries_exhausted") < 5; i++) sleep_ms(1);
+    for (int i = 0; i < 3000 && dropped(r, "retries_exhausted") < 5; i++) tu_sleep_ms(1);
     rig_shutdown(r, 5 * SEC);
     assert_int_equal(dropped(r, "retries_exhausted"), 5);
     assert_int_equal(counter(r, "otelcol_exporter_send_failed_spans"), 5);
@@ -584,7 +573,7 @@ static void test_breaker_opens_waits_and_closes(void **state) {
     pp_status st;
     assert_int_equal(consume_spans(r, 2, &st), 0);
     /* Two failures open it; the third attempt is the probe after the cool-down. */
-    for (int i = 0; i < 1000 && pp_exporter_circuit_state(r->e) != PP_BREAKER_OPEN; i++) sleep_ms(1);
+    for (int i = 0; i < 1000 && pp_exporter_circuit_state(r->e) != PP_BREAKER_OPEN; i++) tu_sleep_ms(1);
     assert_int_equal(pp_exporter_circuit_state(r->e), PP_BREAKER_OPEN);
     const char *l[] = {"exporter", "fake", NULL};
     assert_int_equal(pp_gauge_value(pp_gauge_get(r->host.metrics, "pipit_exporter_circuit_state", "", l)), 2);
@@ -597,7 +586,7 @@ static void test_breaker_opens_waits_and_closes(void **state) {
     int sends_open = r->f.sends;
     pthread_mutex_unlock(&r->f.lock);
     assert_int_equal(sends_open, 2);
-    sleep_ms(60);
+    tu_sleep_ms(60);
     pthread_mutex_lock(&r->f.lock);
     assert_int_equal(r->f.sends, 2);
     pthread_mutex_unlock(&r->f.lock);
@@ -636,9 +625,9 @@ static void test_shutdown_deadline_counts_the_rest(void **state) {
     rig_start(r);
     pp_status st;
     for (int i = 0; i < 6; i++) assert_int_equal(consume_spans(r, 5, &st), 0);
-    int64_t t0 = mono();
+    int64_t t0 = tu_mono_ns();
     rig_shutdown(r, 100 * MS);
-    int64_t took = mono() - t0;
+    int64_t took = tu_mono_ns() - t0;
     assert_true(took >= 90 * MS && took < 3 * SEC);
     assert_int_equal(r->f.arrived, 0);
     assert_int_equal(dropped(r, "shutdown_deadline"), 30);
@@ -726,7 +715,7 @@ static void test_hold_keeps_other_requests_flowing(void **state) {
     rig *r = rig_new();
     r->ops = &fake_hold_ops;
     r->cfg.circuit_breaker.failure_threshold = 1; /* a hold counted as a failure would open it */
-    r->f.hold_odd_until = mono() + 400 * MS;
+    r->f.hold_odd_until = tu_mono_ns() + 400 * MS;
     r->f.dflt.outcome = PP_SEND_OK;
     rig_start(r);
     pp_status st = {0};
@@ -739,7 +728,7 @@ static void test_hold_keeps_other_requests_flowing(void **state) {
     assert_int_equal(r->f.sends, 5);
     assert_int_equal(r->f.holds_first, 8);
     pthread_mutex_unlock(&r->f.lock);
-    assert_true(mono() < r->f.hold_odd_until);
+    assert_true(tu_mono_ns() < r->f.hold_odd_until);
     assert_int_equal(pp_exporter_held(r->e), 8);
     assert_int_equal(pp_exporter_queue_size(r->e), 8); /* still stored */
     assert_int_equal(pp_exporter_circuit_state(r->e), PP_BREAKER_CLOSED);
@@ -749,23 +738,23 @@ static void test_hold_keeps_other_requests_flowing(void **state) {
     assert_int_equal(r->f.arrived, 18);
     assert_int_equal(r->f.odd_sent_early, 0);
     pthread_mutex_unlock(&r->f.lock);
-    assert_true(mono() >= r->f.hold_odd_until);
-    for (int i = 0; i < 100 && pp_exporter_held(r->e) > 0; i++) sleep_ms(1);
+    assert_true(tu_mono_ns() >= r->f.hold_odd_until);
+    for (int i = 0; i < 100 && pp_exporter_held(r->e) > 0; i++) tu_sleep_ms(1);
     assert_int_equal(pp_exporter_held(r->e), 0);
 
     /* A HOLD answer (hold() let it go): it waits as the answer said, then goes once. */
     script(r, PP_SEND_HOLD, 300 * MS, 0, "429 rate limited");
     assert_int_equal(consume_spans(r, 3, &st), 0);
-    for (int i = 0; i < 1000 && pp_exporter_held(r->e) == 0; i++) sleep_ms(1);
+    for (int i = 0; i < 1000 && pp_exporter_held(r->e) == 0; i++) tu_sleep_ms(1);
     pthread_mutex_lock(&r->f.lock);
     int64_t until = r->f.hold_odd_until;
     pthread_mutex_unlock(&r->f.lock);
     assert_int_equal(consume_spans(r, 2, &st), 0);
     await_arrived(r, 20);
-    assert_true(mono() < until);
+    assert_true(tu_mono_ns() < until);
     assert_int_equal(pp_exporter_held(r->e), 1);
     await_arrived(r, 23);
-    assert_true(mono() >= until);
+    assert_true(tu_mono_ns() >= until);
     pthread_mutex_lock(&r->f.lock);
     assert_int_equal(r->f.arrived, 23);
     assert_int_equal(r->f.sends, 5 + 8 + 2 + 1);
@@ -784,16 +773,16 @@ static void test_hold_at_shutdown_and_sync(void **state) {
     (void)state;
     rig *r = rig_new();
     r->ops = &fake_hold_ops;
-    r->f.hold_odd_until = mono() + 3600 * SEC;
+    r->f.hold_odd_until = tu_mono_ns() + 3600 * SEC;
     r->f.dflt.outcome = PP_SEND_OK;
     rig_start(r);
     pp_status st = {0};
     for (int i = 0; i < 3; i++) assert_int_equal(consume_spans(r, 1, &st), 0);
-    for (int i = 0; i < 1000 && pp_exporter_held(r->e) < 3; i++) sleep_ms(1);
+    for (int i = 0; i < 1000 && pp_exporter_held(r->e) < 3; i++) tu_sleep_ms(1);
     assert_int_equal(pp_exporter_held(r->e), 3);
-    int64_t t0 = mono();
+    int64_t t0 = tu_mono_ns();
     rig_shutdown(r, 100 * MS);
-    assert_true(mono() - t0 < 2 * SEC);
+    assert_true(tu_mono_ns() - t0 < 2 * SEC);
     assert_int_equal(dropped(r, "shutdown_deadline"), 3);
     assert_int_equal(r->f.dropped_items, 3);
     assert_int_equal(r->f.sends, 0);
@@ -802,7 +791,7 @@ static void test_hold_at_shutdown_and_sync(void **state) {
     r = rig_new();
     r->ops = &fake_hold_ops;
     r->cfg.sending_queue.enabled = false;
-    r->f.hold_odd_until = mono() + 30 * SEC;
+    r->f.hold_odd_until = tu_mono_ns() + 30 * SEC;
     r->f.dflt.outcome = PP_SEND_OK;
     rig_start(r);
     assert_int_equal(consume_spans(r, 1, &st), -1);

@@ -27,17 +27,6 @@
 #define MS 1000000LL
 #define TRACES_PATH "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
-static int64_t mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec t = {ms / 1000, (long)(ms % 1000) * MS};
-    nanosleep(&t, NULL);
-}
-
 /* ---- the scripted server ---- */
 
 typedef enum act {
@@ -429,9 +418,9 @@ static void test_silent_server_times_out(void **state) {
     say(S_STALL, 0, NULL);
     pp_grpc_client *c = client_new(S.port);
     pp_egress_resp r = {0};
-    int64_t t0 = mono();
+    int64_t t0 = tu_mono_ns();
     assert_int_equal(call(c, small_body, sizeof(small_body), 300, &r), PP_GRPC_CALL_TIMEOUT);
-    int64_t took = mono() - t0;
+    int64_t took = tu_mono_ns() - t0;
     assert_true(took >= 300 * MS);
     assert_true(took < 1300 * MS);
     char want[96];
@@ -449,8 +438,8 @@ static _Atomic int64_t abort_at;
 
 static void *move_abort_earlier(void *arg) {
     (void)arg;
-    sleep_ms(150);
-    atomic_store(&abort_at, mono());
+    tu_sleep_ms(150);
+    atomic_store(&abort_at, tu_mono_ns());
     return NULL;
 }
 
@@ -463,10 +452,10 @@ static void test_abort_deadline_moved_while_waiting(void **state) {
     pthread_t t;
     pthread_create(&t, NULL, move_abort_earlier, NULL);
     pp_egress_resp r = {0};
-    int64_t t0 = mono();
+    int64_t t0 = tu_mono_ns();
     pp_grpc_call_rc rc = pp_grpc_client_call(c, TRACES_PATH, small_body, sizeof(small_body),
                                              30000 * MS, &abort_at, &r, err, sizeof(err));
-    int64_t took = mono() - t0;
+    int64_t took = tu_mono_ns() - t0;
     pthread_join(t, NULL);
     assert_int_equal(rc, PP_GRPC_CALL_ABORTED);
     assert_true(took >= 150 * MS);
@@ -530,9 +519,9 @@ static void test_stream_reset_goaway_and_idle_close(void **state) {
      * each time the next call notices before sending and goes out on a new
      * connection, without an error. */
     call_ok(c);
-    sleep_ms(100);
+    tu_sleep_ms(100);
     call_ok(c);
-    sleep_ms(100);
+    tu_sleep_ms(100);
     call_ok(c);
     assert_int_equal(accepts(), 4);
     assert_int_equal(calls(), 4);

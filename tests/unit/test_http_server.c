@@ -601,12 +601,6 @@ static void test_garbage_then_good_request(void **state) {
     tu_http_res_free(&r);
 }
 
-static int64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* True once the peer has closed fd (EOF or reset) within ms milliseconds. */
 static bool closed_within(int fd, int ms) {
     for (int waited = 0; waited < ms; waited += 20) {
@@ -627,7 +621,7 @@ static void test_slow_headers_are_cut_off(void **state) {
     fx *f = *state;
     f->cfg.read_header_timeout_ns = 1000000000LL;
     start(f);
-    int64_t t0 = mono_ns();
+    int64_t t0 = tu_mono_ns();
     int fd = raw_connect(pp_http_server_port(f->s));
     static const char head[] = "POST /v1/traces HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa";
     bool closed = false;
@@ -636,7 +630,7 @@ static void test_slow_headers_are_cut_off(void **state) {
         closed = closed_within(fd, 200);
     }
     closed = closed || closed_within(fd, 200);
-    int64_t took_ms = (mono_ns() - t0) / 1000000;
+    int64_t took_ms = (tu_mono_ns() - t0) / 1000000;
     close(fd);
     if (!closed || took_ms > 2000) fail_msg("slow headers not cut off (closed=%d after %lld ms)", closed, (long long)took_ms);
     assert_true(took_ms >= 900);
@@ -675,9 +669,9 @@ static void test_stop_waits_for_in_flight_until_deadline(void **state) {
     raw_send(fd, req, sizeof(req) - 1);
     for (int i = 0; i < 200 && pp_admission_in_flight(f->adm) == 0; i++) usleep(5000);
     assert_true(pp_admission_in_flight(f->adm) > 0); /* the request is in flight */
-    int64_t t0 = mono_ns();
+    int64_t t0 = tu_mono_ns();
     pp_http_server_stop(f->s, t0 + 300 * 1000000LL);
-    int64_t took_ms = (mono_ns() - t0) / 1000000;
+    int64_t took_ms = (tu_mono_ns() - t0) / 1000000;
     print_message("stop took %lld ms\n", (long long)took_ms);
     assert_true(took_ms >= 290);  /* it waited for the upload... */
     assert_true(took_ms < 2000);  /* ...but not past the deadline */
@@ -695,9 +689,9 @@ static void test_stop_waits_for_in_flight_until_deadline(void **state) {
 static void test_stop_without_requests_is_quick(void **state) {
     fx *f = *state;
     start(f);
-    int64_t t0 = mono_ns();
+    int64_t t0 = tu_mono_ns();
     pp_http_server_stop(f->s, t0 + 5000 * 1000000LL);
-    assert_true((mono_ns() - t0) / 1000000 < 1000);
+    assert_true((tu_mono_ns() - t0) / 1000000 < 1000);
     pp_http_server_stop(f->s, 0); /* twice is harmless */
 }
 

@@ -27,16 +27,6 @@
 
 #define MS 1000000LL
 
-static int64_t mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-static void sleep_ms(int ms) {
-    struct timespec t = {ms / 1000, (long)(ms % 1000) * MS};
-    nanosleep(&t, NULL);
-}
-
 /* ---- the scripted gRPC peer ---- */
 
 typedef enum act { A_OK, A_STATUS, A_STALL, A_PARTIAL } act;
@@ -387,7 +377,7 @@ static uint64_t all_dropped(tu_world *w) {
 
 /* Waits (bounded) until counter `name` reaches n. */
 static void await_counter(tu_world *w, const char *name, uint64_t n) {
-    for (int i = 0; i < 5000 && counter(w, name) < n; i++) sleep_ms(1);
+    for (int i = 0; i < 5000 && counter(w, name) < n; i++) tu_sleep_ms(1);
 }
 
 static char cfg_text[1024];
@@ -465,10 +455,10 @@ static void test_resource_exhausted(void **state) {
     retry_yaml = "{initial_interval: 60s, max_interval: 60s}";
     tu_world *w = world_new(exporter_cfg(P.port, ""));
     retry_yaml = "{initial_interval: 10ms, max_interval: 50ms}";
-    int64_t t0 = mono();
+    int64_t t0 = tu_mono_ns();
     assert_int_equal(send_spans(6, 1), 0);
     await_counter(w, "otelcol_exporter_sent_spans", 6);
-    int64_t took = mono() - t0;
+    int64_t took = tu_mono_ns() - t0;
     assert_int_equal(counter(w, "otelcol_exporter_sent_spans"), 6);
     assert_true(took >= 40 * MS && took < 5000 * MS);
     world_free(w);
@@ -481,7 +471,7 @@ static void test_resource_exhausted(void **state) {
     peer_start(0);
     w = world_new(exporter_cfg(P.port, ""));
     assert_int_equal(send_spans(6, 1), 0);
-    for (int i = 0; i < 3000 && dropped(w, "permanent_error") < 6; i++) sleep_ms(1);
+    for (int i = 0; i < 3000 && dropped(w, "permanent_error") < 6; i++) tu_sleep_ms(1);
     assert_int_equal(dropped(w, "permanent_error"), 6);
     world_free(w);
     peer_stop();
@@ -512,7 +502,7 @@ static void test_invalid_argument_dropped(void **state) {
     peer_start(0);
     tu_world *w = world_new(exporter_cfg(P.port, ""));
     assert_int_equal(send_spans(8, 1), 0);
-    for (int i = 0; i < 3000 && dropped(w, "permanent_error") < 8; i++) sleep_ms(1);
+    for (int i = 0; i < 3000 && dropped(w, "permanent_error") < 8; i++) tu_sleep_ms(1);
     assert_int_equal(dropped(w, "permanent_error"), 8);
     assert_int_equal(counter(w, "otelcol_exporter_send_failed_spans"), 8);
     assert_int_equal(counter(w, "otelcol_exporter_sent_spans"), 0);
@@ -567,7 +557,7 @@ static void test_refused_connections_then_back(void **state) {
     /* Failures open the breaker; it probes every 100ms until the peer is back. */
     tu_world *w = world_new(exporter_cfg(port, "    circuit_breaker: {cool_down: 100ms}\n"));
     for (uint32_t k = 0; k < 3; k++) assert_int_equal(send_spans(10, k), 0);
-    sleep_ms(300); /* nobody listens: connection refused, retried */
+    tu_sleep_ms(300); /* nobody listens: connection refused, retried */
     assert_true(counter(w, "pipit_exporter_retries") >= 1);
     assert_int_equal(counter(w, "otelcol_exporter_sent_spans"), 0);
     peer_start(port);

@@ -23,16 +23,6 @@
 
 #define MS 1000000LL
 
-static int64_t mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-static void sleep_ms(int ms) {
-    struct timespec t = {ms / 1000, (long)(ms % 1000) * MS};
-    nanosleep(&t, NULL);
-}
-
 /* ---- the scripted server ---- */
 
 typedef struct reply { unsigned code; const char *retry_after; const char *body; const char *ctype; } reply;
@@ -167,7 +157,7 @@ static uint64_t dropped(tu_world *w, const char *reason) {
     return pp_counter_value(pp_drops_counter(w->host.metrics, "exporter/otlphttp", PP_TRACES, reason));
 }
 static void await_counter(tu_world *w, const char *name, uint64_t n) {
-    for (int i = 0; i < 5000 && counter(w, name) < n; i++) sleep_ms(1);
+    for (int i = 0; i < 5000 && counter(w, name) < n; i++) tu_sleep_ms(1);
 }
 
 static void test_ok_proto_and_json(void **state) {
@@ -215,10 +205,10 @@ static void test_503_retry_after(void **state) {
     struct MHD_Daemon *d = server_start(&port);
     say(503, "1", "busy", "text/plain");
     tu_world *w = world_new(port, "");
-    int64_t t0 = mono();
+    int64_t t0 = tu_mono_ns();
     send_spans(7);
     await_counter(w, "otelcol_exporter_sent_spans", 7);
-    int64_t took = mono() - t0;
+    int64_t took = tu_mono_ns() - t0;
     assert_int_equal(counter(w, "otelcol_exporter_sent_spans"), 7);
     assert_int_equal(counter(w, "pipit_exporter_retries"), 1);
     /* Retry-After: 1 beats the 10ms backoff. */
@@ -238,7 +228,7 @@ static void test_400_permanent_with_status_message(void **state) {
     tu_world *w = world_new(port, "    sending_queue: {num_consumers: 1}\n");
     send_spans(3);
     send_spans(4);
-    for (int i = 0; i < 3000 && dropped(w, "permanent_error") < 7; i++) sleep_ms(1);
+    for (int i = 0; i < 3000 && dropped(w, "permanent_error") < 7; i++) tu_sleep_ms(1);
     assert_int_equal(dropped(w, "permanent_error"), 7);
     assert_int_equal(counter(w, "otelcol_exporter_send_failed_spans"), 7);
     assert_int_equal(counter(w, "pipit_exporter_retries"), 0);

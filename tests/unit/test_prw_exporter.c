@@ -25,16 +25,6 @@
 #define MS 1000000LL
 #define MAX_SERIES 256
 
-static int64_t mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-static void sleep_ms(int ms) {
-    struct timespec t = {ms / 1000, (long)(ms % 1000) * MS};
-    nanosleep(&t, NULL);
-}
-
 /* ---- the scripted receiver ---- */
 
 typedef struct reply { unsigned code; const char *retry_after; const char *body; } reply;
@@ -190,7 +180,7 @@ static uint64_t dropped(tu_world *w, const char *reason) {
         pp_drops_counter(w->host.metrics, "exporter/prometheusremotewrite", PP_METRICS, reason));
 }
 static void await_counter(tu_world *w, const char *name, uint64_t n) {
-    for (int i = 0; i < 5000 && counter(w, name) < n; i++) sleep_ms(1);
+    for (int i = 0; i < 5000 && counter(w, name) < n; i++) tu_sleep_ms(1);
 }
 
 static void test_headers_and_body(void **state) {
@@ -225,8 +215,8 @@ static void test_400_dropped_counted_not_retried(void **state) {
     pp_log_set_sink(log_sink, NULL);
     tu_world *w = world_new(port, "    remote_write_queue: {num_consumers: 1}\n");
     send_gauges(3, 2, 1700000000000);
-    for (int i = 0; i < 3000 && dropped(w, "rejected_400") < 6; i++) sleep_ms(1);
-    sleep_ms(100); /* a wrong retry would come within 10-50 ms */
+    for (int i = 0; i < 3000 && dropped(w, "rejected_400") < 6; i++) tu_sleep_ms(1);
+    tu_sleep_ms(100); /* a wrong retry would come within 10-50 ms */
     assert_int_equal(dropped(w, "rejected_400"), 6);
     assert_int_equal(counter(w, "pipit_prw_samples_rejected"), 6);
     assert_int_equal(counter(w, "otelcol_exporter_send_failed_metric_points"), 6);
@@ -269,10 +259,10 @@ static void test_429_retry_after(void **state) {
     struct MHD_Daemon *d = server_start(&port);
     say(429, "1", "slow down");
     tu_world *w = world_new(port, "    remote_write_queue: {num_consumers: 1}\n");
-    int64_t t0 = mono();
+    int64_t t0 = tu_mono_ns();
     size_t items = send_gauges(2, 2, 1700000000000);
     await_counter(w, "otelcol_exporter_sent_metric_points", items);
-    int64_t took = mono() - t0;
+    int64_t took = tu_mono_ns() - t0;
     assert_int_equal(counter(w, "otelcol_exporter_sent_metric_points"), 4);
     /* Retry-After: 1 beats the 10 ms backoff. */
     assert_true(took >= 900 * MS && took < 4000 * MS);
@@ -340,7 +330,7 @@ static void test_delta_points(void **state) {
     assert_int_equal(counter(w, "otelcol_exporter_sent_metric_points"), 4);
     assert_int_equal(counter(w, "pipit_prw_delta_converted"), 4);
     push_delta(1700000000500000000ull, 5); /* older than the totals: out of order */
-    for (int i = 0; i < 2000 && dropped(w, "delta_out_of_order") < 2; i++) sleep_ms(1);
+    for (int i = 0; i < 2000 && dropped(w, "delta_out_of_order") < 2; i++) tu_sleep_ms(1);
     assert_int_equal(dropped(w, "delta_out_of_order"), 2);
     assert_int_equal(dropped(w, "delta"), 0);
     tu_world_free(w);

@@ -62,11 +62,6 @@ static size_t count_type(const ts_req *r, size_t n, int type, int64_t from_ms, i
     return c;
 }
 
-static void sleep_ms(int ms) {
-    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&t, NULL);
-}
-
 /* 429 with X-Sentry-Rate-Limits for errors: errors wait 2 s, transactions
  * (queued behind them, one consumer) go on. */
 static void test_error_limit_transactions_flow(void **state) {
@@ -92,7 +87,7 @@ static void test_error_limit_transactions_flow(void **state) {
     assert_int_equal(count_type(r, n, TS_ERROR, t429 + 1, &first), 0);
     assert_true(pp_time_now_ms() < t429 + 2000);
     /* The exporter has taken the last answer in too. */
-    for (int i = 0; i < 1000 && pp_exporter_queue_size(e) > 3; i++) sleep_ms(1);
+    for (int i = 0; i < 1000 && pp_exporter_queue_size(e) > 3; i++) tu_sleep_ms(1);
     assert_true(pp_time_now_ms() < t429 + 2000);
     assert_int_equal(pp_exporter_held(e), 3); /* the 429'd one and the two behind it */
     assert_int_equal(pp_exporter_queue_size(e), 3);
@@ -109,7 +104,7 @@ static void test_error_limit_transactions_flow(void **state) {
     assert_int_equal(metric(w, "pipit_sentry_rate_limited_seconds", "category", "transaction"), 0);
     assert_int_equal(metric(w, "pipit_sentry_events_rate_limited", "type", "error"), 3);
     assert_int_equal(metric(w, "pipit_sentry_events_rate_limited", "type", "transaction"), 0);
-    for (int i = 0; i < 1000 && metric(w, "pipit_sentry_events_sent", "type", "error") < 3; i++) sleep_ms(1);
+    for (int i = 0; i < 1000 && metric(w, "pipit_sentry_events_sent", "type", "error") < 3; i++) tu_sleep_ms(1);
     assert_int_equal(metric(w, "pipit_sentry_events_sent", "type", "error"), 3);
     no_losses(w);
     tu_world_free(w);

@@ -258,12 +258,6 @@ static void test_refusal_reaches_receiver(void **state) {
     world_free(w);
 }
 
-static int64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void test_batch_processor_drains_at_shutdown(void **state) {
     (void)state;
     world *w = world_new("receivers: {frecv: }\n"
@@ -281,7 +275,7 @@ static void test_batch_processor_drains_at_shutdown(void **state) {
     }
     fake_exp *e = pp_service_instance(w->svc, PP_EXPORTER, "fexp", NULL);
     assert_int_equal(e->batches, 0); /* held by the batch processor */
-    w->host.shutdown_deadline_ns = mono_ns() + 1000000000LL;
+    w->host.shutdown_deadline_ns = tu_mono_ns() + 1000000000LL;
     pp_service_shutdown(w->svc);
     assert_int_equal(e->batches, 1); /* merged into one */
     assert_int_equal(e->items[PP_TRACES], 50);
@@ -300,7 +294,7 @@ static void feed_big(world *w, int n, size_t spans, size_t lo, size_t hi) {
         assert_int_equal(pp_consume(last_recv->next[PP_TRACES], in, &st), 0);
         pp_batch_unref(in);
     }
-    w->host.shutdown_deadline_ns = mono_ns() + 1000000000LL;
+    w->host.shutdown_deadline_ns = tu_mono_ns() + 1000000000LL;
     pp_service_shutdown(w->svc);
 }
 
@@ -404,7 +398,7 @@ static void test_batch_processor_counts_loss_at_deadline(void **state) {
     pp_batch *in = tu_make_traces(1, 1, 7, 1);
     assert_int_equal(pp_consume(last_recv->next[PP_TRACES], in, &st), 0);
     pp_batch_unref(in);
-    w->host.shutdown_deadline_ns = mono_ns() + 50000000LL;
+    w->host.shutdown_deadline_ns = tu_mono_ns() + 50000000LL;
     pp_service_shutdown(w->svc);
     size_t len;
     char *text = pp_metrics_render(w->host.metrics, &len);

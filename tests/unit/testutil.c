@@ -773,3 +773,14 @@ void tu_fatten_spans(pp_batch *b, size_t lo, size_t hi, uint64_t *rng) {
             }
         }
 }
+
+int64_t tu_mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void tu_sleep_ms(int ms) {
+    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}

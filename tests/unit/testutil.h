@@ -163,6 +163,10 @@ size_t tu_comp_check(pp_kind kind, const char *type, const char *yaml, pp_diag *
 /* Deterministic 64-bit PRNG (splitmix64). */
 uint64_t tu_rand(uint64_t *state);
 
+/* CLOCK_MONOTONIC in nanoseconds, and a sleep of ms milliseconds. */
+int64_t tu_mono_ns(void);
+void tu_sleep_ms(int ms);
+
 /* Gives every span of the traces batch b one more attribute "pad", a string
  * of lo..hi bytes (uniform, drawn from *rng), allocated in b's arena. */
 void tu_fatten_spans(pp_batch *b, size_t lo, size_t hi, uint64_t *rng);
